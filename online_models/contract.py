@@ -1,0 +1,250 @@
+"""The ``user-events`` contract: validate raw bytes into an :class:`Event` or a rejection.
+
+Pure: no Faust, no I/O. The ingest agent calls :func:`parse_event` on every message and sends
+rejections to the dead-letter topic with the machine-readable ``reason`` returned here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+EVENT_TYPES = frozenset(
+    {
+        "signup",
+        "login",
+        "view",
+        "search",
+        "add_to_cart",
+        "remove_from_cart",
+        "purchase",
+        "refund",
+        "review",
+    }
+)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_ID_CHARS = 256
+MAX_QUERY_CHARS = 1024
+MAX_TEXT_CHARS = 10_000
+# Event times outside [MIN_TS, now + MAX_FUTURE_SKEW_S] are absurd.
+MIN_TS = datetime(1990, 1, 1, tzinfo=timezone.utc).timestamp()
+MAX_FUTURE_SKEW_S = 86_400.0
+_EPOCH_MS_THRESHOLD = 1e11  # numbers above this are epoch milliseconds
+
+_LIMITS = {
+    "event_id": MAX_ID_CHARS,
+    "user_id": MAX_ID_CHARS,
+    "item_id": MAX_ID_CHARS,
+    "category": MAX_ID_CHARS,
+    "session_id": MAX_ID_CHARS,
+    "query": MAX_QUERY_CHARS,
+    "text": MAX_TEXT_CHARS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A valid clickstream event; ``ts`` is epoch seconds (UTC), ``type`` is known or 'other'."""
+
+    event_id: str
+    user_id: str
+    type: str
+    ts: float
+    item_id: str | None = None
+    category: str | None = None
+    price: float | None = None
+    quantity: int = 1
+    query: str | None = None
+    rating: int | None = None
+    text: str | None = None
+    session_id: str | None = None
+
+    @property
+    def amount(self) -> float:
+        """Price x quantity (0 when there is no price)."""
+        return (self.price or 0.0) * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message was refused: ``reason`` is ``code`` or ``code:field``."""
+
+    reason: str
+    detail: str = ""
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_ts(value: Any, *, now: float | None = None) -> float:
+    """Parse an ISO-8601 string or epoch seconds/milliseconds into epoch seconds (UTC).
+
+    Raises ``ValueError`` with message ``bad_timestamp`` or ``absurd_timestamp``.
+
+    >>> parse_ts("2025-11-22T08:00:00Z")
+    1763798400.0
+    >>> parse_ts(1763798400000)
+    1763798400.0
+    >>> parse_ts("yesterday")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad_timestamp
+    """
+    if isinstance(value, bool):
+        raise ValueError("bad_timestamp")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError("bad_timestamp")
+        ts = float(value) / 1000.0 if abs(value) >= _EPOCH_MS_THRESHOLD else float(value)
+    elif isinstance(value, str) and value:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("bad_timestamp") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        ts = parsed.timestamp()
+    else:
+        raise ValueError("bad_timestamp")
+    horizon = (now if now is not None else datetime.now(timezone.utc).timestamp())
+    if ts < MIN_TS or ts > horizon + MAX_FUTURE_SKEW_S:
+        raise ValueError("absurd_timestamp")
+    return ts
+
+
+def _text(raw: dict[str, Any], field: str, *, required: bool = False) -> str | None:
+    value = raw.get(field)
+    if value is None:
+        if required:
+            raise _Reject(f"missing_field:{field}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _Reject(f"bad_type:{field}", type(value).__name__)
+    text = str(value)
+    if required and not text.strip():
+        raise _Reject(f"empty_field:{field}")
+    if len(text) > _LIMITS[field]:
+        raise _Reject(f"oversized:{field}", f"{len(text)} > {_LIMITS[field]} chars")
+    return text
+
+
+def _number(raw: dict[str, Any], field: str) -> float | None:
+    value = raw.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _Reject(f"bad_type:{field}", repr(value)[:64])
+    if value < 0:
+        raise _Reject(f"negative:{field}", repr(value))
+    return float(value)
+
+
+def _validate(raw: Any, now: float | None) -> Event:
+    if not isinstance(raw, dict):
+        raise _Reject("not_object", type(raw).__name__)
+    event_id = _text(raw, "event_id", required=True)
+    user_id = _text(raw, "user_id", required=True)
+    kind = raw.get("type")
+    if kind is None:
+        raise _Reject("missing_field:type")
+    if not isinstance(kind, str):
+        raise _Reject("bad_type:type", type(kind).__name__)
+    if not kind.strip():
+        raise _Reject("empty_field:type")
+    if "ts" not in raw or raw["ts"] is None or raw["ts"] == "":
+        raise _Reject("missing_field:ts" if raw.get("ts") is None else "empty_field:ts")
+    try:
+        ts = parse_ts(raw["ts"], now=now)
+    except ValueError as exc:
+        raise _Reject(str(exc), repr(raw["ts"])[:64]) from None
+    price = _number(raw, "price")
+    quantity = _number(raw, "quantity")
+    if quantity is not None and quantity != int(quantity):
+        raise _Reject("bad_type:quantity", repr(raw["quantity"]))
+    rating = _number(raw, "rating")
+    if rating is not None and (rating != int(rating) or not 1 <= rating <= 5):
+        raise _Reject("rating_out_of_range", repr(raw["rating"]))
+    return Event(
+        event_id=str(event_id),
+        user_id=str(user_id),
+        type=kind if kind in EVENT_TYPES else "other",
+        ts=ts,
+        item_id=_text(raw, "item_id"),
+        category=_text(raw, "category"),
+        price=price,
+        quantity=1 if quantity is None else int(quantity),
+        query=_text(raw, "query"),
+        rating=None if rating is None else int(rating),
+        text=_text(raw, "text"),
+        session_id=_text(raw, "session_id"),
+    )
+
+
+def parse_event(data: bytes | str | dict[str, Any], *, now: float | None = None) -> Event | Rejection:
+    """Validate one ``user-events`` message.
+
+    ``now`` (epoch seconds) bounds how far in the future an event may be; default wall clock.
+
+    >>> ev = parse_event(b'{"event_id":"e1","user_id":"u1","type":"purchase",'
+    ...                  b'"ts":"2026-11-22T08:00:00Z","price":59.0,"quantity":2}')
+    >>> ev.user_id, ev.type, ev.amount
+    ('u1', 'purchase', 118.0)
+    >>> parse_event(b'{"event_id":"e1","user_id":"","type":"view","ts":0}')
+    Rejection(reason='empty_field:user_id', detail='')
+    >>> parse_event(b'not json').reason
+    'not_json'
+    >>> parse_event({"event_id": "e2", "user_id": "u1", "type": "wave", "ts": 1.7e9}).type
+    'other'
+    """
+    if isinstance(data, (bytes, bytearray, memoryview, str)):
+        if len(data) > MAX_MESSAGE_BYTES:
+            return Rejection("oversized_message", f"{len(data)} > {MAX_MESSAGE_BYTES} bytes")
+        try:
+            raw = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            return Rejection("not_json", str(exc)[:120])
+    else:
+        raw = data
+    try:
+        return _validate(raw, now)
+    except _Reject as rej:
+        return Rejection(rej.reason, rej.detail)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The contract's JSON shape of a valid event (``ts`` as ISO-8601 UTC).
+
+    >>> event_to_dict(Event("e1", "u1", "view", 0.0 + 1.7e9))["ts"]
+    '2023-11-14T22:13:20Z'
+    """
+    out: dict[str, Any] = {
+        "event_id": event.event_id,
+        "user_id": event.user_id,
+        "type": event.type,
+        "ts": iso(event.ts),
+    }
+    for field in ("item_id", "category", "price", "quantity", "query", "rating", "text",
+                  "session_id"):
+        out[field] = getattr(event, field)
+    return out
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as ISO-8601 UTC with a trailing ``Z``.
+
+    >>> iso(0)
+    '1970-01-01T00:00:00Z'
+    """
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")

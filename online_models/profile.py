@@ -1,0 +1,256 @@
+"""Per-user live profile and its event-time update ``(state, event) -> (state, applied)``.
+
+Pure: no Faust, no I/O. The state is compact (a few hundred bytes serialized) so it can live in
+a Faust table keyed by user id and travel through its changelog.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import orjson
+
+from online_models.contract import Event
+
+DAY = 86_400.0
+
+# How much one event of a type adds to the user's affinity for its category.
+AFFINITY_WEIGHTS = {
+    "view": 1.0,
+    "search": 0.5,
+    "add_to_cart": 3.0,
+    "purchase": 5.0,
+    "review": 2.0,
+    "remove_from_cart": -1.0,
+    "refund": -3.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileConfig:
+    """How profiles are updated.
+
+    Parameters
+    ----------
+    half_life_days
+        Half-life of category affinities in event time (``LIFELINE_AFFINITY_HALF_LIFE_DAYS``).
+    session_gap_minutes
+        Inactivity that ends a session when events carry no ``session_id``.
+    dedup_window
+        How many recent event ids per user are remembered to drop duplicates.
+    max_categories
+        Affinities kept per user (the weakest are dropped).
+    """
+
+    half_life_days: float = 30.0
+    session_gap_minutes: float = 30.0
+    dedup_window: int = 32
+    max_categories: int = 12
+
+    def __post_init__(self) -> None:
+        if self.half_life_days <= 0 or self.session_gap_minutes <= 0:
+            raise ValueError("half_life_days and session_gap_minutes must be > 0")
+        if self.dedup_window < 1 or self.max_categories < 1:
+            raise ValueError("dedup_window and max_categories must be >= 1")
+
+
+@dataclass(slots=True)
+class UserState:
+    """Everything Lifeline remembers about one user (times are epoch seconds, event time)."""
+
+    first_seen: float | None = None
+    last_seen: float | None = None
+    events: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    purchases: int = 0
+    revenue: float = 0.0
+    refunded: float = 0.0
+    first_purchase: float | None = None
+    last_purchase: float | None = None
+    gap_n: int = 0
+    gap_mean: float = 0.0  # days between purchases (Welford)
+    gap_m2: float = 0.0
+    sessions: int = 0
+    session: int = 0  # crc32 of the current session id, 0 if none
+    cart_open: int = 0
+    cart_adds: int = 0
+    cart_abandons: int = 0
+    affinity: dict[str, float] = field(default_factory=dict)
+    affinity_ts: float = 0.0
+    recent: list[int] = field(default_factory=list)  # crc32 of recent event ids
+    offset: int = -1  # source offset of the last applied event (replay idempotence)
+    sentiment: float | None = None
+    reviews: int = 0
+    churn_risk: float | None = None
+    segments: dict[str, str] = field(default_factory=dict)
+    ext: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gap_std(self) -> float:
+        """Standard deviation of inter-purchase gaps in days (0 with fewer than two gaps)."""
+        return math.sqrt(self.gap_m2 / (self.gap_n - 1)) if self.gap_n > 1 else 0.0
+
+    def to_bytes(self) -> bytes:
+        """Serialize compactly (defaults omitted).
+
+        >>> s = UserState(events=3, revenue=10.5)
+        >>> UserState.from_bytes(s.to_bytes()) == s
+        True
+        >>> len(UserState().to_bytes())
+        2
+        """
+        out: dict[str, Any] = {}
+        for f in _FIELDS:
+            value = getattr(self, f)
+            if value != _DEFAULTS[f]:
+                out[f] = value
+        if self.recent:
+            packed = struct.pack(f"<{len(self.recent)}I", *self.recent)
+            out["recent"] = base64.b64encode(packed).decode()
+        return orjson.dumps(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> UserState:
+        """Inverse of :meth:`to_bytes`; ``None`` or empty gives a fresh state."""
+        if not data:
+            return cls()
+        raw = orjson.loads(data)
+        if "recent" in raw:
+            packed = base64.b64decode(raw["recent"])
+            raw["recent"] = list(struct.unpack(f"<{len(packed) // 4}I", packed))
+        return cls(**{k: v for k, v in raw.items() if k in _DEFAULTS})
+
+
+_FIELDS = tuple(f.name for f in fields(UserState))
+_DEFAULTS: dict[str, Any] = {f: getattr(UserState(), f) for f in _FIELDS}
+
+
+def decayed_affinity(state: UserState, at: float, config: ProfileConfig) -> dict[str, float]:
+    """Category affinities decayed to event time ``at`` (not stored; the state is unchanged).
+
+    >>> cfg = ProfileConfig(half_life_days=1.0)
+    >>> s = UserState(affinity={"shoes": 4.0}, affinity_ts=0.0)
+    >>> decayed_affinity(s, 86_400.0, cfg)
+    {'shoes': 2.0}
+    """
+    if at <= state.affinity_ts:
+        return dict(state.affinity)
+    factor = 0.5 ** ((at - state.affinity_ts) / (config.half_life_days * DAY))
+    return {cat: w * factor for cat, w in state.affinity.items()}
+
+
+def _update_affinity(state: UserState, event: Event, config: ProfileConfig) -> None:
+    weight = AFFINITY_WEIGHTS.get(event.type)
+    if not weight or not event.category:
+        return
+    if event.type == "review" and event.rating is not None:
+        weight *= (event.rating - 3) / 2.0  # 1 star pushes away, 5 stars pulls in
+    if event.ts > state.affinity_ts:
+        state.affinity = decayed_affinity(state, event.ts, config)
+        state.affinity_ts = event.ts
+    else:  # a late event adds what is left of it by now
+        weight *= 0.5 ** ((state.affinity_ts - event.ts) / (config.half_life_days * DAY))
+    aff = state.affinity
+    aff[event.category] = max(0.0, aff.get(event.category, 0.0) + weight)
+    if len(aff) > config.max_categories:
+        for cat in sorted(aff, key=aff.__getitem__)[: len(aff) - config.max_categories]:
+            del aff[cat]
+    for cat in [c for c, w in aff.items() if w < 1e-3]:
+        del aff[cat]
+    state.affinity = {c: round(w, 4) for c, w in aff.items()}
+
+
+def _update_purchase(state: UserState, event: Event) -> None:
+    state.purchases += 1
+    state.revenue = round(state.revenue + event.amount, 2)
+    state.cart_open = 0
+    if state.first_purchase is None or event.ts < state.first_purchase:
+        state.first_purchase = event.ts
+    if state.last_purchase is None or event.ts > state.last_purchase:
+        if state.last_purchase is not None:
+            gap = (event.ts - state.last_purchase) / DAY
+            state.gap_n += 1
+            delta = gap - state.gap_mean
+            mean = state.gap_mean + delta / state.gap_n
+            state.gap_m2 = round(state.gap_m2 + delta * (gap - mean), 4)
+            state.gap_mean = round(mean, 4)
+        state.last_purchase = event.ts
+
+
+def _update_session(state: UserState, event: Event, config: ProfileConfig) -> None:
+    if event.session_id:
+        sid = zlib.crc32(event.session_id.encode()) or 1
+        new = sid != state.session
+        state.session = sid
+    else:
+        gap = config.session_gap_minutes * 60.0
+        new = state.last_seen is None or event.ts - state.last_seen > gap
+        state.session = 0
+    if new:
+        state.sessions += 1
+        if state.cart_open:
+            state.cart_abandons += 1
+            state.cart_open = 0
+
+
+def apply_event(
+    state: UserState, event: Event, config: ProfileConfig, offset: int | None = None
+) -> bool:
+    """Apply one valid event to ``state`` in place; False (and no change) for a duplicate.
+
+    A duplicate is an ``event_id`` among the user's recent ones, or a source ``offset`` at or
+    below the last applied one (a re-delivery after a crash: users are keyed to one partition).
+    Late events (older than the user's last event) update counts and money but never move
+    ``last_seen`` or the session backwards.
+
+    >>> from online_models.contract import Event
+    >>> cfg, s = ProfileConfig(), UserState()
+    >>> apply_event(s, Event("e1", "u1", "purchase", 1e9, category="shoes", price=20.0), cfg)
+    True
+    >>> apply_event(s, Event("e1", "u1", "purchase", 1e9, category="shoes", price=20.0), cfg)
+    False
+    >>> apply_event(s, Event("e0", "u1", "view", 1e9 - 60), cfg)  # late: counted, clock kept
+    True
+    >>> s.events, s.purchases, s.revenue, s.last_seen == 1e9
+    (2, 1, 20.0, True)
+    """
+    if offset is not None:
+        if offset <= state.offset:
+            return False
+        state.offset = offset
+    key = zlib.crc32(event.event_id.encode())
+    if key in state.recent:
+        return False
+    state.recent.append(key)
+    if len(state.recent) > config.dedup_window:
+        del state.recent[: len(state.recent) - config.dedup_window]
+
+    state.events += 1
+    state.counts[event.type] = state.counts.get(event.type, 0) + 1
+    if state.first_seen is None or event.ts < state.first_seen:
+        state.first_seen = event.ts
+    in_order = state.last_seen is None or event.ts >= state.last_seen
+    if in_order:
+        _update_session(state, event, config)
+        state.last_seen = event.ts
+
+    kind = event.type
+    if kind == "purchase":
+        _update_purchase(state, event)
+    elif kind == "refund":
+        state.refunded = round(state.refunded + event.amount, 2)
+        state.revenue = round(state.revenue - event.amount, 2)
+    elif kind == "add_to_cart":
+        state.cart_adds += 1
+        state.cart_open += 1
+    elif kind == "remove_from_cart":
+        state.cart_open = max(0, state.cart_open - 1)
+    elif kind == "review":
+        state.reviews += 1
+    _update_affinity(state, event, config)
+    return True
