@@ -85,7 +85,8 @@ class _Reject(Exception):
         self.detail = detail
 
 
-def parse_ts(value: Any, *, now: float | None = None) -> float:
+def parse_ts(value: Any, *, now: float | None = None,
+             max_future_skew_s: float = MAX_FUTURE_SKEW_S) -> float:
     """Parse an ISO-8601 string or epoch seconds/milliseconds into epoch seconds (UTC).
 
     Raises ``ValueError`` with message ``bad_timestamp`` or ``absurd_timestamp``.
@@ -119,7 +120,7 @@ def parse_ts(value: Any, *, now: float | None = None) -> float:
     else:
         raise ValueError("bad_timestamp")
     horizon = (now if now is not None else datetime.now(timezone.utc).timestamp())
-    if ts < MIN_TS or ts > horizon + MAX_FUTURE_SKEW_S:
+    if ts < MIN_TS or ts > horizon + max_future_skew_s:
         raise ValueError("absurd_timestamp")
     return ts
 
@@ -151,7 +152,7 @@ def _number(raw: dict[str, Any], field: str) -> float | None:
     return float(value)
 
 
-def _validate(raw: Any, now: float | None) -> Event:
+def _validate(raw: Any, now: float | None, skew: float) -> Event:
     if not isinstance(raw, dict):
         raise _Reject("not_object", type(raw).__name__)
     event_id = _text(raw, "event_id", required=True)
@@ -166,7 +167,7 @@ def _validate(raw: Any, now: float | None) -> Event:
     if "ts" not in raw or raw["ts"] is None or raw["ts"] == "":
         raise _Reject("missing_field:ts" if raw.get("ts") is None else "empty_field:ts")
     try:
-        ts = parse_ts(raw["ts"], now=now)
+        ts = parse_ts(raw["ts"], now=now, max_future_skew_s=skew)
     except ValueError as exc:
         raise _Reject(str(exc), repr(raw["ts"])[:64]) from None
     price = _number(raw, "price")
@@ -192,10 +193,16 @@ def _validate(raw: Any, now: float | None) -> Event:
     )
 
 
-def parse_event(data: bytes | str | dict[str, Any], *, now: float | None = None) -> Event | Rejection:
+def parse_event(
+    data: bytes | str | dict[str, Any],
+    *,
+    now: float | None = None,
+    max_future_skew_s: float = MAX_FUTURE_SKEW_S,
+) -> Event | Rejection:
     """Validate one ``user-events`` message.
 
-    ``now`` (epoch seconds) bounds how far in the future an event may be; default wall clock.
+    An event more than ``max_future_skew_s`` after ``now`` (epoch seconds, default the wall
+    clock) or before 1990 has an absurd timestamp.
 
     >>> ev = parse_event(b'{"event_id":"e1","user_id":"u1","type":"purchase",'
     ...                  b'"ts":"2026-11-22T08:00:00Z","price":59.0,"quantity":2}')
@@ -218,7 +225,7 @@ def parse_event(data: bytes | str | dict[str, Any], *, now: float | None = None)
     else:
         raw = data
     try:
-        return _validate(raw, now)
+        return _validate(raw, now, max_future_skew_s)
     except _Reject as rej:
         return Rejection(rej.reason, rej.detail)
 

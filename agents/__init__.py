@@ -1,0 +1,1 @@
+"""Faust agents, one module per agent: decode -> call online_models -> send/persist."""

@@ -1,0 +1,1 @@
+"""Lifeline's Faust application: settings, topics, records, the database sink, CLI commands."""

@@ -1,0 +1,67 @@
+"""Topic creation (kafka-python admin) and database migration, used by CLI commands and tests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def topic_plan(settings: Settings) -> dict[str, int]:
+    """Every topic Lifeline needs and its partition count."""
+    from streams.topics import ALL_TOPICS
+
+    return {settings.topic(t.name): t.partitions or settings.partitions for t in ALL_TOPICS}
+
+
+def create_topics(settings: Settings) -> dict[str, str]:
+    """Create missing topics with their partition counts; idempotent.
+
+    Returns ``{topic: "created" | "exists"}``. Raises ``ValueError`` if an existing topic has
+    a different partition count (tables would be sharded wrongly).
+    """
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
+    try:
+        plan = topic_plan(settings)
+        existing = set(admin.list_topics())
+        result: dict[str, str] = {}
+        for name, partitions in plan.items():
+            if name in existing:
+                result[name] = "exists"
+                continue
+            try:
+                admin.create_topics([NewTopic(name, partitions, settings.replication)])
+                result[name] = "created"
+            except TopicAlreadyExistsError:
+                result[name] = "exists"
+        described = admin.describe_topics([n for n, r in result.items() if r == "exists"])
+        for desc in described:
+            have = len(desc.get("partitions", []))
+            name = desc.get("name") or desc.get("topic")
+            want = plan[name]
+            if have and have != want:
+                raise ValueError(f"topic {name} has {have} partitions, expected {want}"
+                                 " (LIFELINE_PARTITIONS)")
+        return result
+    finally:
+        admin.close()
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """``alembic upgrade <revision>`` on ``database_url``."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.upgrade(cfg, revision)

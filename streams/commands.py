@@ -1,0 +1,72 @@
+"""Lifeline's CLI commands beside Faust's own: ``python -m streams topics|migrate|replay|...``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import faust
+from faust.cli import option
+
+from streams.app import app
+from streams.settings import settings
+
+
+@app.command()
+async def topics(self: faust.cli.AppCommand) -> None:
+    """Create Lifeline's topics with their partition counts (idempotent)."""
+    from streams.admin import create_topics
+
+    for name, result in create_topics(settings).items():
+        self.say(f"{name}: {result}")
+
+
+@app.command()
+async def migrate(self: faust.cli.AppCommand) -> None:
+    """Upgrade the database to the newest schema (alembic upgrade head)."""
+    from streams.admin import migrate as upgrade
+
+    upgrade(settings.database_url)
+    self.say("database at head")
+
+
+@app.command(
+    faust.cli.argument("path"),
+    option("--rate", type=float, default=None, help="Events per second (default: unlimited)."),
+    option("--topic", type=str, default=None, help="Target topic (default: user-events)."),
+    option("--quiet", is_flag=True, default=False, help="No progress bar."),
+)
+async def replay(self: faust.cli.AppCommand, path: str, rate: float | None, topic: str | None,
+                 quiet: bool) -> None:
+    """Publish a JSONL or CSV file of events to user-events (key = user id)."""
+    from streams.replay import replay as publish
+
+    sent = await publish(path, bootstrap=settings.bootstrap,
+                         topic=topic or settings.topic("user-events"), rate=rate,
+                         progress=not quiet)
+    self.say(f"published {sent} events")
+
+
+@app.command(
+    option("--out", type=str, required=True, help="Where to write the JSONL file."),
+    option("--source", type=click.Choice(["cdnow", "synthetic"]), default="cdnow"),
+    option("--users", type=int, default=2000, help="Synthetic users."),
+    option("--days", type=int, default=120, help="Synthetic days."),
+    option("--seed", type=int, default=7, help="Synthetic seed."),
+)
+async def dataset(self: faust.cli.AppCommand, out: str, source: str, users: int, days: int,
+                  seed: int) -> None:
+    """Write CDNOW purchases (real) or a synthetic clickstream (labelled syn-) as JSONL."""
+    from streams import datasets
+
+    events: Any = (datasets.cdnow_events() if source == "cdnow"
+                   else datasets.synthetic_events(users=users, days=days, seed=seed))
+    self.say(f"wrote {datasets.write_jsonl(events, out)} {source} events to {out}")
+
+
+@app.command()
+async def summary(self: faust.cli.AppCommand) -> None:
+    """Print users, events, revenue and top categories read back from the database."""
+    from streams.report import summary_text
+
+    self.say(summary_text(settings))

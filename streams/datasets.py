@@ -1,0 +1,458 @@
+"""Event sources for replay, tests and benchmarks: CDNOW, a synthetic clickstream, files.
+
+Every generator yields dicts of the ``user-events`` contract (see ``DESIGN.md``)::
+
+    event_id user_id type ts item_id category price quantity query rating text session_id
+
+This module is pure: no Faust, no Kafka, no environment variables.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "CATEGORIES",
+    "FIELDS",
+    "cdnow_events",
+    "cdnow_path",
+    "read_events",
+    "synthetic_events",
+    "synthetic_truth",
+    "write_jsonl",
+]
+
+FIELDS: tuple[str, ...] = (
+    "event_id", "user_id", "type", "ts", "item_id", "category", "price", "quantity",
+    "query", "rating", "text", "session_id",
+)  # fmt: skip
+CATEGORIES: tuple[str, ...] = (
+    "shoes", "bags", "jackets", "dresses", "jewelry", "watches", "phones", "laptops",
+    "headphones", "cameras", "games", "consoles", "books", "comics", "toys", "garden",
+    "tools", "kitchen", "beauty", "sports",
+)  # fmt: skip
+JSONL_SUFFIXES = frozenset({".jsonl", ".json", ".ndjson"})
+
+
+def _event(**fields: Any) -> dict[str, Any]:
+    """Return a contract event: every field of `FIELDS`, ``None`` where not given."""
+    return {name: fields.get(name) for name in FIELDS}
+
+
+# --------------------------------------------------------------------------- CDNOW
+
+
+def cdnow_path() -> Path:
+    """Locate ``CDNOW_master.txt`` inside the installed ``lifetimes`` package.
+
+    The package is found with `importlib.util.find_spec`, never imported (importing
+    ``lifetimes`` pulls in pandas/scipy and is slow).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``lifetimes`` is not installed or ships without the data file.
+
+    Examples
+    --------
+    >>> cdnow_path().name
+    'CDNOW_master.txt'
+    """
+    hint = "the CDNOW data ships with the 'lifetimes' package: pip install lifetimes"
+    spec = importlib.util.find_spec("lifetimes")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package 'lifetimes' not found; {hint}")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "datasets" / "CDNOW_master.txt"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"lifetimes/datasets/CDNOW_master.txt not found; {hint}")
+
+
+def _cdnow_amounts(dollars: str, cds: int) -> tuple[float, int]:
+    """Split a CDNOW row's ``dollar_value`` into ``(price, quantity)``.
+
+    ``price`` is ``dollar_value / number_of_cds`` rounded to cents. When that rounding would
+    make ``price * quantity`` differ from ``dollar_value`` (about a quarter of the rows, e.g.
+    3 CDs for 35.99) or ``number_of_cds`` is 0, the row becomes ``quantity=1,
+    price=dollar_value``: revenue stays exact to the cent, which the value segments and
+    win-back revenue depend on, at the cost of the CD count of those rows.
+    """
+    cents = round(float(dollars) * 100)
+    if cds > 0 and cents % cds == 0:
+        return cents // cds / 100, cds
+    return cents / 100, 1
+
+
+def cdnow_events(path: str | Path | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the CDNOW purchase history (69,659 purchases, 1997-01..1998-06) as events.
+
+    Each row becomes one ``purchase`` at noon UTC of its day, category ``music``; users are
+    ``cdnow-<customer id without leading zeros>``; ``event_id`` is
+    ``cdnow-<customer>-<yyyymmdd>-<n>`` with ``n`` the row's index among that customer's
+    rows of that day, so ids are unique and stable. See `_cdnow_amounts` for price and
+    quantity. Rows with a dollar value of 0 are kept (price 0). Sorted by time, then
+    customer, then file order.
+
+    Parameters
+    ----------
+    path
+        The whitespace-separated ``CDNOW_master.txt``; default `cdnow_path`.
+
+    Examples
+    --------
+    >>> first = next(cdnow_events())
+    >>> first["event_id"], first["user_id"], first["ts"], first["price"], first["quantity"]
+    ('cdnow-1-19970101-0', 'cdnow-1', '1997-01-01T12:00:00Z', 11.77, 1)
+    """
+    rows: list[tuple[str, int, int, dict[str, Any]]] = []
+    per_day: dict[tuple[int, str], int] = {}
+    source = Path(path) if path is not None else cdnow_path()
+    with open(source, encoding="ascii") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            parts = line.split()
+            if not parts or parts[0] == "customer_id":
+                continue
+            if len(parts) != 4:
+                raise ValueError(f"{source}:{line_no}: expected 4 columns, got {line!r}")
+            customer, day, cds, dollars = int(parts[0]), parts[1], int(parts[2]), parts[3]
+            n = per_day.get((customer, day), 0)
+            per_day[customer, day] = n + 1
+            price, quantity = _cdnow_amounts(dollars, cds)
+            ts = f"{day[:4]}-{day[4:6]}-{day[6:]}T12:00:00Z"
+            event = _event(
+                event_id=f"cdnow-{customer}-{day}-{n}",
+                user_id=f"cdnow-{customer}",
+                type="purchase",
+                ts=ts,
+                category="music",
+                price=price,
+                quantity=quantity,
+            )
+            rows.append((day, customer, n, event))
+    rows.sort(key=lambda row: row[:3])
+    for row in rows:
+        yield row[3]
+
+
+# ----------------------------------------------------------------------- synthetic
+
+_GROUP_CORES: tuple[tuple[str, ...], ...] = (
+    ("shoes", "bags", "jackets", "dresses"),
+    ("jewelry", "watches", "beauty", "bags"),
+    ("phones", "laptops", "headphones", "cameras"),
+    ("games", "consoles", "headphones", "comics"),
+    ("books", "comics", "toys", "games"),
+    ("garden", "tools", "kitchen", "sports"),
+)
+_CORE_SHARE = 0.85
+_POSITIVE = ("love it", "great quality", "works perfectly", "fast delivery",
+             "excellent value", "highly recommend", "really happy with it")  # fmt: skip
+_NEGATIVE = ("broke after a week", "terrible quality", "waste of money", "arrived late",
+             "very disappointed", "does not work", "would not buy again")  # fmt: skip
+_NEUTRAL = ("it is okay", "does the job", "average quality", "as described")
+_QUERY_WORDS = ("cheap", "best", "new", "red", "black", "sale", "gift", "small")
+
+
+@dataclass(frozen=True)
+class _UserPlan:
+    user_id: str
+    group: int
+    signup_day: int
+    churn_day: int | None
+    return_day: int | None
+    sessions_per_day: float
+    buy_prob: float
+
+    def active(self, day: int) -> bool:
+        if day < self.signup_day:
+            return False
+        if self.churn_day is None or day < self.churn_day:
+            return True
+        return self.return_day is not None and day >= self.return_day
+
+
+def _plans(users: int, days: int, seed: int) -> list[_UserPlan]:
+    """The planted ground truth; drawn first, from its own RNG, so events cannot drift."""
+    if users < 1 or days < 1:
+        raise ValueError(f"users and days must be >= 1, got users={users}, days={days}")
+    rng = random.Random(f"plans-{seed}")
+    plans = []
+    for n in range(users):
+        signup = rng.randrange(max(1, days // 3))
+        churn = ret = None
+        if rng.random() < 0.35 and days - signup > 21:
+            churn = rng.randrange(signup + 7, days - 7)
+            if rng.random() < 0.35 and days - churn > 21:
+                ret = rng.randrange(churn + 14, days)
+        group, rate, buy = rng.randrange(len(_GROUP_CORES)), rng.uniform(0.1, 0.6), rng.random()
+        plans.append(_UserPlan(f"syn-u-{n}", group, signup, churn, ret, rate, 0.05 + buy * 0.3))
+    return plans
+
+
+def _category_weights(group: int) -> list[float]:
+    core = _GROUP_CORES[group]
+    rest = (1 - _CORE_SHARE) / (len(CATEGORIES) - len(core))
+    return [_CORE_SHARE / len(core) if c in core else rest for c in CATEGORIES]
+
+
+def _review_text(rng: random.Random, rating: int) -> str:
+    pool = _POSITIVE if rating >= 4 else _NEGATIVE if rating <= 2 else _NEUTRAL
+    return ", ".join(rng.sample(pool, 2)).capitalize() + "."
+
+
+class _Session:
+    """Builds the events of one user session at increasing timestamps."""
+
+    def __init__(self, rng: random.Random, plan: _UserPlan, t: datetime, sid: str) -> None:
+        self.rng, self.plan, self.t, self.sid = rng, plan, t, sid
+        self.events: list[dict[str, Any]] = []
+        self.seq = 0
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self.t += timedelta(seconds=self.rng.randint(5, 90))
+        self.seq += 1
+        self.events.append(
+            _event(
+                event_id=f"syn-{self.sid[6:]}-{self.seq}",
+                user_id=self.plan.user_id,
+                type=kind,
+                ts=self.t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                session_id=self.sid,
+                **fields,
+            )
+        )
+
+
+def _session(
+    rng: random.Random,
+    plan: _UserPlan,
+    day: int,
+    start: datetime,
+    n: int,
+    bought: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    t = start + timedelta(days=day, seconds=rng.randrange(22 * 3600))
+    s = _Session(rng, plan, t, f"syn-s-{plan.user_id[6:]}-{n}")
+    if n == 0:
+        s.emit("signup")
+    elif rng.random() < 0.7:
+        s.emit("login")
+    weights = _category_weights(plan.group)
+    cart: list[dict[str, Any]] = []
+    for _ in range(rng.randint(1, 8)):
+        cat = rng.choices(CATEGORIES, weights)[0]
+        if rng.random() < 0.3:
+            s.emit("search", category=cat, query=f"{rng.choice(_QUERY_WORDS)} {cat}")
+        sku = rng.randrange(40)
+        item = {
+            "item_id": f"sku-{cat}-{sku}",
+            "category": cat,
+            "price": round(5 + (CATEGORIES.index(cat) * 37 + sku * 13) % 200 + 0.99, 2),
+        }
+        s.emit("view", **item)
+        if rng.random() < 0.25:
+            s.emit("add_to_cart", quantity=1, **item)
+            cart.append(item)
+    if cart and rng.random() < 0.2:
+        s.emit("remove_from_cart", quantity=1, **cart.pop(rng.randrange(len(cart))))
+    if cart and rng.random() < plan.buy_prob * 2:
+        for item in cart:
+            s.emit("purchase", quantity=rng.choice((1, 1, 1, 2)), **item)
+            bought.append(item)
+    elif bought and rng.random() < 0.03:
+        s.emit("refund", quantity=1, **bought.pop(rng.randrange(len(bought))))
+    if bought and rng.random() < 0.15:
+        # Users near their churn day are unhappier: sentiment is a planted churn signal.
+        near_churn = plan.churn_day is not None and 0 <= plan.churn_day - day <= 21
+        rating = rng.choice((1, 2, 2, 3, 4) if near_churn else (2, 3, 4, 4, 5, 5))
+        item = rng.choice(bought)
+        text = _review_text(rng, rating)
+        s.emit(
+            "review", item_id=item["item_id"], category=item["category"], rating=rating, text=text
+        )
+    return s.events
+
+
+def _generate(
+    users: int, days: int, seed: int, start: str
+) -> tuple[list[_UserPlan], Iterator[dict[str, Any]]]:
+    plans = _plans(users, days, seed)
+    origin = datetime.combine(date.fromisoformat(start), datetime.min.time(), UTC)
+
+    def events() -> Iterator[dict[str, Any]]:
+        rng = random.Random(f"events-{seed}")
+        sessions = [0] * users
+        bought: list[list[dict[str, Any]]] = [[] for _ in range(users)]
+        for day in range(days):
+            today: list[dict[str, Any]] = []
+            for n, plan in enumerate(plans):
+                if not plan.active(day):
+                    continue
+                fading = plan.churn_day is not None and 0 <= plan.churn_day - day <= 14
+                rate = plan.sessions_per_day * (0.4 if fading else 1.0)
+                count = 1 if day in (plan.signup_day, plan.return_day) else int(rate + rng.random())
+                for _ in range(count):
+                    today += _session(rng, plan, day, origin, sessions[n], bought[n])
+                    sessions[n] += 1
+            today.sort(key=lambda e: (e["ts"], e["user_id"], e["event_id"]))
+            yield from today
+
+    return plans, events()
+
+
+def synthetic_events(
+    *, users: int = 2000, days: int = 120, seed: int = 7, start: str = "2026-01-01"
+) -> Iterator[dict[str, Any]]:
+    """Yield a SYNTHETIC e-commerce clickstream with planted structure, sorted by ``ts``.
+
+    Synthetic data is labelled by its ids: users ``syn-u-<n>``, events ``syn-...``, sessions
+    ``syn-s-...``. Every event type of the contract occurs. Planted structure (returned by
+    `synthetic_truth`): each user belongs to one of 6 interest groups and draws 85% of
+    views/purchases from its 4 core categories; ~35% of users churn (no events from
+    ``churn_day`` on, after fewer sessions and worse reviews in the weeks before), and
+    ~35% of churners come back on ``return_day``. Deterministic given the arguments.
+
+    Parameters
+    ----------
+    users, days
+        Population size and number of simulated days (day 0 is `start`, UTC).
+    seed
+        Random seed.
+    start
+        ISO date of day 0.
+
+    Examples
+    --------
+    >>> first = next(synthetic_events(users=5, days=10))
+    >>> first["user_id"].startswith("syn-u-"), first["type"]
+    (True, 'signup')
+    """
+    return _generate(users, days, seed, start)[1]
+
+
+def synthetic_truth(
+    *, users: int = 2000, days: int = 120, seed: int = 7, start: str = "2026-01-01"
+) -> dict[str, dict[str, Any]]:
+    """Return the planted ground truth of `synthetic_events` with the same arguments.
+
+    Per user id: ``group`` (0..5), ``group_categories`` (its core categories),
+    ``churn_day`` (days since `start`; the user has no events from this day until
+    ``return_day``; ``None`` if the user never churns) and ``return_day`` (the day the user
+    is back, with at least one session that day; ``None`` if never).
+
+    Examples
+    --------
+    >>> synthetic_truth(users=1, days=10)["syn-u-0"]["churn_day"] is None
+    True
+    """
+    plans, _ = _generate(users, days, seed, start)
+    return {
+        p.user_id: {
+            "group": p.group,
+            "group_categories": list(_GROUP_CORES[p.group]),
+            "churn_day": p.churn_day,
+            "return_day": p.return_day,
+        }
+        for p in plans
+    }
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _number(value: str, kind: type[int | float]) -> Any:
+    try:
+        number = float(value)
+    except ValueError:
+        return value  # left as a string: validation downstream rejects it
+    return int(number) if kind is int and number.is_integer() else number
+
+
+def _csv_event(row: dict[str, str | None]) -> dict[str, Any]:
+    event: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items() if k}
+    for name, kind in (("price", float), ("quantity", int), ("rating", int)):
+        if isinstance(event.get(name), str):
+            event[name] = _number(event[name], kind)
+    ts = event.get("ts")
+    if isinstance(ts, str) and ts.isdigit():
+        event["ts"] = int(ts)  # epoch seconds / milliseconds, as a JSON producer sends them
+    return event
+
+
+def read_events(path: str | Path) -> Iterator[dict[str, Any] | bytes]:
+    """Read events from a JSON Lines or CSV file, chosen by extension.
+
+    ``.jsonl``, ``.json`` and ``.ndjson`` are read as JSON Lines (one object per line, blank
+    lines skipped). A line that is not a JSON object is yielded as its raw ``bytes`` (line
+    ending removed) so a replay publishes it unchanged and the worker's dead-letter path can
+    be exercised. ``.csv`` needs a header of contract field names: empty cells become
+    ``None``; ``price``, ``quantity`` and ``rating`` are parsed as numbers when they parse
+    and kept as strings otherwise; an all-digit ``ts`` becomes an int (epoch time).
+
+    Raises
+    ------
+    ValueError
+        For any other extension.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "events.jsonl"
+    >>> write_jsonl([{"event_id": "e-1", "user_id": "u-1"}, b"not json"], target)
+    2
+    >>> list(read_events(target))
+    [{'event_id': 'e-1', 'user_id': 'u-1'}, b'not json']
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return _read_jsonl(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    raise ValueError(f"{path}: unsupported extension {suffix!r}; use .jsonl/.json/.ndjson/.csv")
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any] | bytes]:
+    with open(path, "rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                value = None
+            yield value if isinstance(value, dict) else line
+
+
+def _read_csv(path: Path) -> Iterator[dict[str, Any] | bytes]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        yield from map(_csv_event, csv.DictReader(handle))
+
+
+def write_jsonl(events: Iterable[dict[str, Any] | bytes], path: str | Path) -> int:
+    """Write events as JSON Lines (``bytes`` items verbatim) and return how many.
+
+    Examples
+    --------
+    >>> import itertools, tempfile
+    >>> write_jsonl(itertools.islice(cdnow_events(), 3), Path(tempfile.mkdtemp()) / "a.jsonl")
+    3
+    """
+    count = 0
+    with open(path, "wb") as handle:
+        for event in events:
+            handle.write(event if isinstance(event, bytes) else orjson.dumps(event))
+            handle.write(b"\n")
+            count += 1
+    return count

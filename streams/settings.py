@@ -1,0 +1,110 @@
+"""The one settings object: every environment variable Lifeline reads is read here.
+
+``Settings.from_env()`` validates everything up front and raises ``ValueError`` naming the
+variable, so a misconfigured container fails at start with a readable message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from online_models.profile import ProfileConfig
+
+PREFIX = "LIFELINE_"
+
+
+def _get(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(PREFIX + name, "").strip()
+    return value or default
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = _get(env, name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{PREFIX}{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0,
+           maximum: float | None = None) -> float:
+    raw = _get(env, name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{PREFIX}{name} must be in [{minimum}, {maximum}], got {value}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Lifeline's configuration; each field names the environment variable that sets it."""
+
+    broker: str = "kafka://127.0.0.1:9092"  # LIFELINE_BROKER
+    database_url: str = "sqlite:///var/lifeline.db"  # LIFELINE_DATABASE_URL
+    partitions: int = 4  # LIFELINE_PARTITIONS (source topics and tables)
+    store: str = "memory://"  # LIFELINE_STORE: memory:// or rocksdb://
+    app_id: str = "lifeline"  # LIFELINE_APP_ID: consumer group and changelog topic prefix
+    topic_prefix: str = ""  # LIFELINE_TOPIC_PREFIX: prepended to every topic name
+    data_dir: str = "var/faust"  # LIFELINE_DATA_DIR: Faust table state
+    web_port: int = 0  # LIFELINE_WEB_PORT: 0 disables the worker's web server
+    replication: int = 1  # LIFELINE_REPLICATION: replication factor of created topics
+    sink_batch: int = 2000  # LIFELINE_SINK_BATCH: rows per database write
+    sink_interval: float = 1.0  # LIFELINE_SINK_INTERVAL: seconds between flushes
+    sink_max_pending: int = 50_000  # LIFELINE_SINK_MAX_PENDING: backpressure bound (events)
+    max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate ``LIFELINE_*`` variables (``env`` defaults to ``os.environ``)."""
+        env = os.environ if env is None else env
+        broker = _get(env, "BROKER", cls.broker)
+        if not broker.startswith(("kafka://", "aiokafka://", "memory://")):
+            raise ValueError(f"{PREFIX}BROKER must look like kafka://host:port, got {broker!r}")
+        store = _get(env, "STORE", cls.store)
+        if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
+            raise ValueError(f"{PREFIX}STORE must be memory:// or rocksdb://, got {store!r}")
+        database_url = _get(env, "DATABASE_URL", cls.database_url)
+        if "://" not in database_url:
+            raise ValueError(f"{PREFIX}DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}")
+        return cls(
+            broker=broker,
+            database_url=database_url,
+            partitions=_int(env, "PARTITIONS", cls.partitions, minimum=1),
+            store=store,
+            app_id=_get(env, "APP_ID", cls.app_id),
+            topic_prefix=_get(env, "TOPIC_PREFIX", cls.topic_prefix),
+            data_dir=_get(env, "DATA_DIR", cls.data_dir),
+            web_port=_int(env, "WEB_PORT", cls.web_port),
+            replication=_int(env, "REPLICATION", cls.replication, minimum=1),
+            sink_batch=_int(env, "SINK_BATCH", cls.sink_batch, minimum=1),
+            sink_interval=_float(env, "SINK_INTERVAL", cls.sink_interval, minimum=0.01),
+            sink_max_pending=_int(env, "SINK_MAX_PENDING", cls.sink_max_pending, minimum=1),
+            max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
+            profile=ProfileConfig(
+                half_life_days=_float(env, "AFFINITY_HALF_LIFE_DAYS", 30.0, minimum=0.001),
+                session_gap_minutes=_float(env, "SESSION_GAP_MINUTES", 30.0, minimum=0.001),
+                dedup_window=_int(env, "DEDUP_WINDOW", 32, minimum=1),
+            ),
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port[,host:port]`` for plain Kafka clients."""
+        return self.broker.split("://", 1)[1].replace(";", ",")
+
+    def topic(self, name: str) -> str:
+        """A topic's full name with the configured prefix."""
+        return f"{self.topic_prefix}{name}"
+
+
+settings = Settings.from_env()

@@ -1,0 +1,39 @@
+"""Every topic Lifeline reads or writes, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.app import app
+from streams.settings import settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's base name and how many partitions it gets (None: the source count)."""
+
+    name: str
+    partitions: int | None = None
+
+
+USER_EVENTS = TopicSpec("user-events")
+DEAD_LETTERS = TopicSpec("user-events-dlq")
+SEGMENT_CHANGES = TopicSpec("segment-changes")
+CHURN_ALERTS = TopicSpec("churn-alerts")
+WINBACK_OUTCOMES = TopicSpec("winback-outcomes")
+
+ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_OUTCOMES)
+
+# Raw bytes in: every message is validated by online_models.contract, never decoded by Faust,
+# so a malformed message can reach the dead-letter topic with its original bytes.
+user_events_topic = app.topic(
+    settings.topic(USER_EVENTS.name),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+)
+dead_letters_topic = app.topic(
+    settings.topic(DEAD_LETTERS.name), key_serializer="raw", value_serializer="json"
+)
