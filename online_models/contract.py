@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -32,7 +32,7 @@ MAX_ID_CHARS = 256
 MAX_QUERY_CHARS = 1024
 MAX_TEXT_CHARS = 10_000
 # Event times outside [MIN_TS, now + MAX_FUTURE_SKEW_S] are absurd.
-MIN_TS = datetime(1990, 1, 1, tzinfo=timezone.utc).timestamp()
+MIN_TS = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 MAX_FUTURE_SKEW_S = 86_400.0
 _EPOCH_MS_THRESHOLD = 1e11  # numbers above this are epoch milliseconds
 
@@ -115,11 +115,11 @@ def parse_ts(value: Any, *, now: float | None = None,
         except ValueError:
             raise ValueError("bad_timestamp") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         ts = parsed.timestamp()
     else:
         raise ValueError("bad_timestamp")
-    horizon = (now if now is not None else datetime.now(timezone.utc).timestamp())
+    horizon = (now if now is not None else datetime.now(UTC).timestamp())
     if ts < MIN_TS or ts > horizon + max_future_skew_s:
         raise ValueError("absurd_timestamp")
     return ts
@@ -254,4 +254,4 @@ def iso(ts: float) -> str:
     >>> iso(0)
     '1970-01-01T00:00:00Z'
     """
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -96,13 +96,21 @@ class UserState:
         return math.sqrt(self.gap_m2 / (self.gap_n - 1)) if self.gap_n > 1 else 0.0
 
     def to_bytes(self) -> bytes:
-        """Serialize compactly (defaults omitted).
+        """Serialize compactly (defaults omitted); the size the state costs in a changelog.
 
         >>> s = UserState(events=3, revenue=10.5)
         >>> UserState.from_bytes(s.to_bytes()) == s
         True
         >>> len(UserState().to_bytes())
         2
+        """
+        return orjson.dumps(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A compact JSON-ready dict (defaults omitted, recent ids packed).
+
+        >>> UserState(events=2).to_dict()
+        {'events': 2}
         """
         out: dict[str, Any] = {}
         for f in _FIELDS:
@@ -112,14 +120,23 @@ class UserState:
         if self.recent:
             packed = struct.pack(f"<{len(self.recent)}I", *self.recent)
             out["recent"] = base64.b64encode(packed).decode()
-        return orjson.dumps(out)
+        return out
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> UserState:
         """Inverse of :meth:`to_bytes`; ``None`` or empty gives a fresh state."""
+        return cls.from_dict(orjson.loads(data) if data else None)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> UserState:
+        """Inverse of :meth:`to_dict`; ``None`` or empty gives a fresh state.
+
+        >>> UserState.from_dict({"events": 2}).events
+        2
+        """
         if not data:
             return cls()
-        raw = orjson.loads(data)
+        raw = dict(data)
         if "recent" in raw:
             packed = base64.b64decode(raw["recent"])
             raw["recent"] = list(struct.unpack(f"<{len(packed) // 4}I", packed))

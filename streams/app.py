@@ -16,8 +16,7 @@ app = faust.App(
     datadir=settings.data_dir,
     autodiscover=["agents"],
     origin="streams",
-    web_enabled=settings.web_port > 0,
-    web_port=settings.web_port or 6066,
+    web_port=settings.web_port,
     # Time to wait for a fresh consumer group: the broker used in tests is slow to settle.
     broker_session_timeout=30.0,
     broker_heartbeat_interval=3.0,

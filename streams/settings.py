@@ -7,8 +7,8 @@ variable, so a misconfigured container fails at start with a readable message.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from online_models.profile import ProfileConfig
 
@@ -54,7 +54,7 @@ class Settings:
     app_id: str = "lifeline"  # LIFELINE_APP_ID: consumer group and changelog topic prefix
     topic_prefix: str = ""  # LIFELINE_TOPIC_PREFIX: prepended to every topic name
     data_dir: str = "var/faust"  # LIFELINE_DATA_DIR: Faust table state
-    web_port: int = 0  # LIFELINE_WEB_PORT: 0 disables the worker's web server
+    web_port: int = 6066  # LIFELINE_WEB_PORT: the worker's web server (``--without-web``: none)
     replication: int = 1  # LIFELINE_REPLICATION: replication factor of created topics
     sink_batch: int = 2000  # LIFELINE_SINK_BATCH: rows per database write
     sink_interval: float = 1.0  # LIFELINE_SINK_INTERVAL: seconds between flushes
@@ -68,14 +68,16 @@ class Settings:
         """Read and validate ``LIFELINE_*`` variables (``env`` defaults to ``os.environ``)."""
         env = os.environ if env is None else env
         broker = _get(env, "BROKER", cls.broker)
-        if not broker.startswith(("kafka://", "aiokafka://", "memory://")):
+        if not broker.startswith(("kafka://", "aiokafka://")):
             raise ValueError(f"{PREFIX}BROKER must look like kafka://host:port, got {broker!r}")
         store = _get(env, "STORE", cls.store)
         if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
             raise ValueError(f"{PREFIX}STORE must be memory:// or rocksdb://, got {store!r}")
         database_url = _get(env, "DATABASE_URL", cls.database_url)
         if "://" not in database_url:
-            raise ValueError(f"{PREFIX}DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}")
+            raise ValueError(
+                f"{PREFIX}DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}"
+            )
         return cls(
             broker=broker,
             database_url=database_url,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -157,7 +158,7 @@ class Sink:
         while True:
             try:
                 await asyncio.wait_for(self._due.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._due.clear()
             await self.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from online_models.profile import UserState, decayed_affinity
@@ -23,7 +23,7 @@ sink = Sink(
 
 def when(ts: float | None) -> datetime | None:
     """Epoch seconds as an aware UTC datetime."""
-    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
 
 
 def profile_row(user_id: str, state: UserState) -> Row:

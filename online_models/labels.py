@@ -1,0 +1,184 @@
+"""Delayed churn labels: feature snapshots kept in the user state until their label is known.
+
+Churn = no purchase within ``horizon_days`` after the snapshot time ``t``. A snapshot resolves to
+0 when a purchase happens in ``[t, t + H]`` and to 1 when a purchase after ``t + H`` arrives or
+the watermark passes ``t + H`` first. Call :func:`resolve_labels` before :func:`take_snapshot`
+for the same event, so a purchase never labels the snapshot taken after it.
+
+Storage: ``state.ext["lp"]`` (JSON through ``UserState.to_bytes``), one flat list
+``[schema, t0, values0, dt1, values1, ...]``: ``schema`` is a tag of
+:data:`online_models.churn.FEATURE_NAMES`, ``t0`` whole epoch seconds, ``dt`` seconds since the
+previous snapshot, ``values`` a list aligned with ``FEATURE_NAMES`` (3 significant digits) or,
+for any other key set, a ``{name: value}`` dict. List snapshots written under another schema
+are dropped when read (they cannot be decoded safely). About 80 bytes per snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any
+
+from online_models.churn import FEATURE_NAMES
+from online_models.profile import DAY, UserState
+
+PENDING_KEY = "lp"
+SCHEMA_TAG = zlib.crc32(",".join(FEATURE_NAMES).encode()) & 0xFFFF
+
+Example = tuple[dict[str, float], int, float]
+_NAMES = frozenset(FEATURE_NAMES)
+
+
+def compact(value: float) -> float | int:
+    """Round to 3 significant digits; whole numbers become ints (shorter JSON).
+
+    >>> compact(12.34567), compact(3.0), compact(0.000123456)
+    (12.3, 3, 0.000123)
+    """
+    if not math.isfinite(value):
+        return 0
+    rounded = float(f"{value:.3g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
+
+
+def _check(horizon_days: float) -> None:
+    if not math.isfinite(horizon_days) or horizon_days <= 0:
+        raise ValueError("horizon_days must be finite and > 0")
+
+
+def pending(state: UserState) -> list[tuple[float, dict[str, float]]]:
+    """Decoded pending snapshots ``(t, features)``, oldest first (the state is unchanged).
+
+    >>> s = UserState()
+    >>> take_snapshot(s, 0.0, {"recency_days": 1.5}, horizon_days=30)
+    True
+    >>> pending(s)
+    [(0.0, {'recency_days': 1.5})]
+    """
+    raw = state.ext.get(PENDING_KEY)
+    if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
+        return []
+    same_schema = raw[0] == SCHEMA_TAG
+    out: list[tuple[float, dict[str, float]]] = []
+    t = 0.0
+    for i in range(1, len(raw), 2):
+        t += float(raw[i])
+        values: Any = raw[i + 1]
+        if isinstance(values, dict):
+            out.append((t, {k: float(v) for k, v in values.items()}))
+        elif same_schema and len(values) == len(FEATURE_NAMES):
+            out.append((t, {k: float(v) for k, v in zip(FEATURE_NAMES, values, strict=True)}))
+    return out
+
+
+def _store(state: UserState, snaps: list[tuple[float, dict[str, float]]]) -> None:
+    if not snaps:
+        state.ext.pop(PENDING_KEY, None)
+        return
+    raw: list[Any] = [SCHEMA_TAG]
+    prev = 0
+    for t, features in snaps:
+        raw.append(int(t) - prev)
+        prev = int(t)
+        if len(features) == len(FEATURE_NAMES) and _NAMES.issuperset(features):
+            raw.append([compact(features[k]) for k in FEATURE_NAMES])
+        else:
+            raw.append({k: compact(v) for k, v in features.items()})
+    state.ext[PENDING_KEY] = raw
+
+
+def take_snapshot(
+    state: UserState,
+    at: float,
+    features: dict[str, float],
+    *,
+    horizon_days: float,
+    max_pending: int = 3,
+    min_spacing_days: float = 7.0,
+) -> bool:
+    """Store a compact snapshot of ``features`` taken at ``at``; True when stored.
+
+    Refused (False) when ``max_pending`` snapshots already wait (the oldest resolve first, so
+    labels keep flowing) or the newest one is less than ``min_spacing_days`` old.
+
+    >>> s = UserState()
+    >>> take_snapshot(s, 0.0, {"x": 1.0}, horizon_days=30, min_spacing_days=7)
+    True
+    >>> take_snapshot(s, 86_400.0, {"x": 2.0}, horizon_days=30, min_spacing_days=7)
+    False
+    >>> len(pending(s))
+    1
+    """
+    _check(horizon_days)
+    if max_pending < 1 or not math.isfinite(min_spacing_days) or min_spacing_days < 0:
+        raise ValueError("max_pending must be >= 1 and min_spacing_days >= 0")
+    if not math.isfinite(at):
+        raise ValueError("at must be a finite epoch time")
+    snaps = pending(state)
+    if len(snaps) >= max_pending:
+        return False
+    if snaps and at - snaps[-1][0] < min_spacing_days * DAY:
+        return False
+    snaps.append((float(int(at)), dict(features)))
+    _store(state, snaps)
+    return True
+
+
+def resolve_labels(
+    state: UserState,
+    *,
+    purchase_at: float | None,
+    watermark: float,
+    horizon_days: float,
+) -> list[Example]:
+    """Resolve (and remove) the pending snapshots whose label is now known.
+
+    Returns ``(features, label, snapshot_time)`` tuples, oldest first: label 0 when
+    ``t <= purchase_at <= t + H``, label 1 when ``purchase_at > t + H`` or
+    ``watermark > t + H``. A (late) purchase before ``t`` does not touch that snapshot.
+
+    >>> s, day = UserState(), 86_400.0
+    >>> _ = take_snapshot(s, 0.0, {"x": 1.0}, horizon_days=30)
+    >>> resolve_labels(s, purchase_at=5 * day, watermark=5 * day, horizon_days=30)
+    [({'x': 1.0}, 0, 0.0)]
+    >>> _ = take_snapshot(s, 10 * day, {"x": 2.0}, horizon_days=30)
+    >>> resolve_labels(s, purchase_at=None, watermark=41 * day, horizon_days=30)
+    [({'x': 2.0}, 1, 864000.0)]
+    >>> pending(s)
+    []
+    """
+    _check(horizon_days)
+    if not math.isfinite(watermark) or (purchase_at is not None and not math.isfinite(purchase_at)):
+        raise ValueError("watermark and purchase_at must be finite")
+    snaps = pending(state)
+    if not snaps:
+        _store(state, snaps)  # drops undecodable leftovers
+        return []
+    horizon = horizon_days * DAY
+    resolved: list[Example] = []
+    kept: list[tuple[float, dict[str, float]]] = []
+    for t, features in snaps:
+        end = t + horizon
+        if purchase_at is not None and t <= purchase_at <= end:
+            resolved.append((features, 0, t))
+        elif (purchase_at is not None and purchase_at > end) or watermark > end:
+            resolved.append((features, 1, t))
+        else:
+            kept.append((t, features))
+    _store(state, kept)
+    return resolved
+
+
+def next_label_due(state: UserState, *, horizon_days: float) -> float | None:
+    """Epoch time after which the oldest pending snapshot resolves to 1 (None if none wait).
+
+    Schedule the user at this time so silent users still produce labels.
+
+    >>> s = UserState()
+    >>> _ = take_snapshot(s, 0.0, {"x": 1.0}, horizon_days=1)
+    >>> next_label_due(s, horizon_days=1)
+    86400.0
+    """
+    _check(horizon_days)
+    snaps = pending(state)
+    return snaps[0][0] + horizon_days * DAY if snaps else None

