@@ -91,6 +91,7 @@ class Sink:
         self.max_backoff = max_backoff
         self._rows: dict[Upsert, dict[tuple[Any, ...], Row]] = {}
         self._acks: list[Ack] = []
+        self._inflight = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifeline-sink")
         self._lock = asyncio.Lock()
         self._room = asyncio.Event()
@@ -101,8 +102,8 @@ class Sink:
 
     @property
     def pending(self) -> int:
-        """Messages whose effect is not yet in the database."""
-        return len(self._acks)
+        """Messages whose effect is not yet in the database (buffered or being written)."""
+        return len(self._acks) + self._inflight
 
     def add(self, spec: Upsert, row: Row) -> None:
         """Buffer one row without an ack (its message is acked by a later :meth:`put`)."""
@@ -118,7 +119,7 @@ class Sink:
             self._acks.append(ack)
         if len(self._acks) >= self.batch:
             self._due.set()
-        if len(self._acks) >= self.max_pending:
+        if self.pending >= self.max_pending:
             self._room.clear()
 
     def _write(self, batches: Mapping[Upsert, Sequence[Row]]) -> int:
@@ -134,6 +135,7 @@ class Sink:
             if not rows and not acks:
                 return 0
             batches = {spec: list(by_key.values()) for spec, by_key in rows.items()}
+            self._inflight = len(acks)
             loop = asyncio.get_running_loop()
             backoff = 0.2
             while True:
@@ -147,9 +149,10 @@ class Sink:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
             self.rows_written += written
+            self._inflight = 0
             for ack in acks:
                 ack()
-            if len(self._acks) < self.max_pending:
+            if self.pending < self.max_pending:
                 self._room.set()
             return written
 

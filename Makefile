@@ -1,0 +1,41 @@
+# Lifeline: `make demo` runs the main job on embedded defaults; `make test` runs every test tier.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-unit test-agent test-integration lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m streams.demo
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: install lint
+	$(PY) -m pytest -q
+
+test-unit: install
+	$(PY) -m pytest -q -m unit
+
+test-agent: install
+	$(PY) -m pytest -q -m agent tests/agent
+
+test-integration: install
+	$(PY) -m pytest -q -m integration tests/integration
+
+bench: install
+	$(PY) -m bench.throughput
+	$(PY) -m bench.tick
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,131 @@
+"""``make demo``: the whole job on embedded defaults, from an empty machine to a summary.
+
+Starts a Tansu broker, creates the topics, migrates an embedded SQLite database, starts one
+worker, replays the CDNOW purchase log (real data) and a synthetic clickstream (users
+``syn-u-*``), shows progress, and prints a summary read back from the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A few malformed messages, so the dead-letter path is visible in the summary.
+MALFORMED: list[bytes] = [
+    b"{this is not json",
+    b'{"event_id":"bad-1","user_id":"","type":"view","ts":"2026-01-01T00:00:00Z"}',
+    b'{"event_id":"bad-2","user_id":"syn-u-1","type":"purchase","ts":"2026-01-01","price":-5}',
+    b'{"event_id":"bad-3","user_id":"syn-u-1","type":"review","ts":1767225600,"rating":11}',
+]
+
+
+def _total_events(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT coalesce(sum(events), 0) FROM user_profiles")).scalar_one())
+    except sa.exc.OperationalError:
+        return 0
+    finally:
+        engine.dispose()
+
+
+def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
+    """Run the demo; returns a process exit code."""
+    from streams import datasets
+    from streams.admin import create_topics, migrate
+    from streams.broker import free_port, start_tansu
+    from streams.replay import replay
+    from streams.settings import Settings
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "LIFELINE_BROKER": f"kafka://127.0.0.1:{port}",
+        "LIFELINE_DATABASE_URL": f"sqlite:///{workdir / 'lifeline.db'}",
+        "LIFELINE_DATA_DIR": str(workdir / "faust"),
+        "LIFELINE_APP_ID": f"lifeline-demo-{uuid.uuid4().hex[:6]}",
+        "PYTHONPATH": str(ROOT),
+    }
+    settings = Settings.from_env(env)
+    print(f"broker   tansu on 127.0.0.1:{port} (memory storage)")
+    with (workdir / "tansu.log").open("wb") as log:
+        broker = start_tansu(port, log)
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        print(f"topics   {len(create_topics(settings))} created with their partition counts")
+        migrate(settings.database_url)
+        print(f"database {settings.database_url} migrated")
+        events: list[Any] = []
+        if cdnow:
+            events.extend(datasets.cdnow_events())
+        n_real = len(events)
+        events.extend(datasets.synthetic_events(users=users, days=days))
+        n_valid = len(events)
+        events.extend(MALFORMED)
+        print(f"events   {n_real:,} CDNOW purchases (real) + {n_valid - n_real:,} synthetic "
+              f"+ {len(MALFORMED)} malformed")
+        with (workdir / "worker.log").open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "streams", "worker", "-l", "warn", "--without-web"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        asyncio.run(replay(events, bootstrap=settings.bootstrap,
+                           topic=settings.topic("user-events")))
+        start = None
+        with tqdm(total=n_valid, desc="processed", unit="ev") as bar:
+            while (done := _total_events(settings.database_url)) < n_valid:
+                if worker.poll() is not None:
+                    print(f"worker exited with {worker.returncode}; see {workdir}/worker.log")
+                    return 1
+                if done and start is None:
+                    start = time.monotonic()
+                bar.update(done - bar.n)
+                time.sleep(0.5)
+            bar.update(done - bar.n)
+        elapsed = time.monotonic() - (start or time.monotonic())
+        from streams.report import summary_text
+
+        print(summary_text(settings, elapsed=elapsed or None))
+        print(f"logs     {workdir}")
+        return 0
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        broker.terminate()
+        broker.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI of ``python -m streams.demo``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=1000, help="synthetic users")
+    parser.add_argument("--days", type=int, default=90, help="synthetic days")
+    parser.add_argument("--no-cdnow", action="store_true", help="skip the CDNOW log")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "demo")
+    args = parser.parse_args(argv)
+    return run(users=args.users, days=args.days, cdnow=not args.no_cdnow, workdir=args.workdir)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

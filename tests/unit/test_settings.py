@@ -1,0 +1,43 @@
+"""Settings: one object reads LIFELINE_* and refuses bad values with the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_settings__defaults_without_environment() -> None:
+    s = Settings.from_env({})
+    assert (s.broker, s.partitions, s.store) == ("kafka://127.0.0.1:9092", 4, "memory://")
+    assert s.bootstrap == "127.0.0.1:9092"
+
+
+def test_settings__reads_every_documented_variable() -> None:
+    s = Settings.from_env({
+        "LIFELINE_BROKER": "kafka://k1:9092;k2:9092",
+        "LIFELINE_DATABASE_URL": "postgresql+psycopg2://u@db/lifeline",
+        "LIFELINE_PARTITIONS": "12",
+        "LIFELINE_STORE": "rocksdb://",
+        "LIFELINE_TOPIC_PREFIX": "staging-",
+        "LIFELINE_AFFINITY_HALF_LIFE_DAYS": "7",
+    })
+    assert s.bootstrap == "k1:9092,k2:9092"
+    assert (s.partitions, s.store, s.profile.half_life_days) == (12, "rocksdb://", 7.0)
+    assert s.topic("user-events") == "staging-user-events"
+    assert s.database_url.startswith("postgresql")
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("LIFELINE_PARTITIONS", "many", "LIFELINE_PARTITIONS must be an integer"),
+    ("LIFELINE_PARTITIONS", "0", "LIFELINE_PARTITIONS must be >= 1"),
+    ("LIFELINE_BROKER", "127.0.0.1:9092", "LIFELINE_BROKER must look like kafka://"),
+    ("LIFELINE_STORE", "redis://", "LIFELINE_STORE must be memory:// or rocksdb://"),
+    ("LIFELINE_DATABASE_URL", "lifeline.db", "LIFELINE_DATABASE_URL must be an SQLAlchemy URL"),
+    ("LIFELINE_SINK_INTERVAL", "-1", "LIFELINE_SINK_INTERVAL must be in"),
+])
+def test_settings__bad_value_names_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({name: value})
