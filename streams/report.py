@@ -46,7 +46,7 @@ def summary_text(settings: Settings, *, elapsed: float | None = None) -> str:
         f"revenue          {revenue:,.2f}",
     ]
     if elapsed:
-        lines.append(f"events/s         {events / elapsed:,.0f} (first row to last row in the database)")
+        lines.append(f"events/s         {events / elapsed:,.0f} (first to last row written)")
     try:
         lines.append(f"dead letters     {dead_letter_count(settings):,}")
     except Exception as exc:  # the broker may be gone when a summary is asked for

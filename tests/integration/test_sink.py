@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from streams.sink import Sink, Upsert, write_rows
 pytestmark = pytest.mark.integration
 
 PROFILES = Upsert(UserProfile.__table__, ("user_id",), guard="events")  # type: ignore[arg-type]
-T = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def row(user: str, events: int, revenue: float = 0.0) -> dict[str, object]:
