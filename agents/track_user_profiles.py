@@ -1,29 +1,83 @@
-"""Validate every ``user-events`` message and keep each user's live profile.
+"""Validate every ``user-events`` message, keep each user's live profile, score and segment.
 
-Bad input goes to ``user-events-dlq`` with its reason and origin; valid events update the
-user's state in ``profiles_for_user`` and the ``user_profiles`` row. A message is acked only
-once its effect is durable (dead letter published, or profile row written by the sink).
+Bad input goes to ``user-events-dlq`` with its reason and origin. A valid event updates the
+user's state (``profiles_for_user``) through the pure lifecycle step of online_models.engine,
+advances its partition's watermark, and re-assesses the silent users whose due time the
+watermark passed. Outputs go to their topics and, with the profile rows, to the database
+sink; the state reaches the table's changelog and the message is acked only after the sink
+wrote the rows (see streams/sink.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from faust import EventT, StreamT
 
 from online_models.contract import Rejection, parse_event
-from online_models.profile import UserState, apply_event
+from online_models.engine import Emits, on_event, on_tick
+from online_models.profile import UserState
+from online_models.schedule import DueSchedule
 from streams.app import app
+from streams.models import models
 from streams.records import DeadLetter
 from streams.settings import settings
-from streams.sinks import PROFILES, profile_row, sink
+from streams.sink import Row, Upsert
+from streams.sinks import (
+    ALERTS,
+    OUTCOMES,
+    PROFILES,
+    alert_row,
+    change_rows,
+    outcome_row,
+    profile_row,
+    sink,
+)
 from streams.tables import profiles_for_user
-from streams.topics import dead_letters_topic, user_events_topic
+from streams.topics import (
+    churn_alerts_topic,
+    dead_letters_topic,
+    segment_changes_topic,
+    training_topic,
+    user_events_topic,
+    winback_outcomes_topic,
+)
 
 log = logging.getLogger(__name__)
 
-stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0}
+stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0}
+
+# Per source partition: the watermark (max event time seen) and the schedule of due users.
+# Both are derived from the table, so they are rebuilt after every rebalance.
+watermarks: dict[int, float] = {}
+schedules: dict[int, DueSchedule] = {}
+_rebuilt = {"done": False}
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's stub wants sync
+async def forget_partitions(sender: Any, *args: Any, **kwargs: Any) -> None:
+    """Partitions moved: rebuild watermarks and schedules from the table at the next event."""
+    _rebuilt["done"] = False
+
+
+def rebuild() -> None:
+    """Watermarks and due schedules of this worker's partitions, from its table state."""
+    watermarks.clear()
+    schedules.clear()
+    for user_id, raw in profiles_for_user.items():
+        ext = (raw or {}).get("ext", {})
+        partition, due = ext.get("p"), ext.get("due")
+        if partition is None:
+            continue
+        last = (raw or {}).get("last_seen") or 0.0
+        watermarks[partition] = max(watermarks.get(partition, 0.0), last)
+        if due is not None:
+            schedules.setdefault(partition, DueSchedule()).schedule(user_id, float(due))
+    _rebuilt["done"] = True
+    log.info("rebuilt watermarks for partitions %s, %d users scheduled",
+             sorted(watermarks), sum(len(s) for s in schedules.values()))
 
 
 async def dead_letter(event: EventT, reason: str, detail: str) -> None:
@@ -40,37 +94,91 @@ async def dead_letter(event: EventT, reason: str, detail: str) -> None:
     event.ack()
 
 
+async def publish(user_id: str, out: Emits, rows: list[tuple[Upsert, Row]]) -> None:
+    """Send one step's outputs to their topics and queue their rows."""
+    key = user_id.encode()
+    for ex in out.training:
+        await training_topic.send(value=ex)
+    for change in out.changes:
+        await segment_changes_topic.send(key=key, value=change)
+        rows.extend(change_rows(change))
+    for alert in out.alerts:
+        rows.append((ALERTS, alert_row(alert)))
+        if not alert["control"]:  # the holdout group is recorded, never contacted
+            await churn_alerts_topic.send(key=key, value=alert)
+    for outcome in out.outcomes:
+        rows.append((OUTCOMES, outcome_row(outcome)))
+        await winback_outcomes_topic.send(key=key, value=outcome)
+
+
+def keep(user_id: str, state: UserState, partition: int, out: Emits,
+         states: dict[str, tuple[int, Any]]) -> None:
+    """Record the new state in memory and schedule the user's next look."""
+    state.ext["p"] = partition
+    schedule = schedules.setdefault(partition, DueSchedule())
+    if out.due is None:
+        state.ext.pop("due", None)
+        schedule.unschedule(user_id)
+    else:
+        state.ext["due"] = int(out.due)
+        schedule.schedule(user_id, out.due)
+    value = state.to_dict()
+    profiles_for_user.data[user_id] = value  # changelog after the database write (sink)
+    states[user_id] = (partition, value)
+
+
 async def ingest(event: EventT) -> None:
-    """Validate one message and apply it to its user's profile."""
+    """Validate one message, apply it, and re-assess users the watermark made due."""
     msg = event.message
     parsed = parse_event(event.value, now=time.time(),
                          max_future_skew_s=settings.max_future_skew_s)
     if isinstance(parsed, Rejection):
         await dead_letter(event, parsed.reason, parsed.detail)
         return
-    key = parsed.user_id.encode()
-    if msg.key != key:
+    user_id, partition = parsed.user_id, msg.partition
+    if msg.key != user_id.encode():
         # Tables are sharded by user id: an event keyed otherwise is re-published with the
         # right key and counted when it arrives on the user's partition.
         stats["rekeyed"] += 1
-        await user_events_topic.send(key=key, value=event.value)
+        await user_events_topic.send(key=user_id.encode(), value=event.value)
         event.ack()
         return
-    state = UserState.from_dict(profiles_for_user.get(parsed.user_id))
-    if apply_event(state, parsed, settings.profile, offset=msg.offset):
+    if not _rebuilt["done"]:
+        rebuild()
+    bundle, config = models.current, settings.engine
+    watermark = max(watermarks.get(partition, parsed.ts), parsed.ts)
+    state = UserState.from_dict(profiles_for_user.get(user_id))
+    out = on_event(user_id, state, parsed, watermark=watermark, models=bundle, config=config,
+                   offset=msg.offset)
+    rows: list[tuple[Upsert, Row]] = []
+    states: dict[str, tuple[int, Any]] = {}
+    if out.applied:
         stats["valid"] += 1
-        profiles_for_user[parsed.user_id] = state.to_dict()
+        watermarks[partition] = watermark
+        keep(user_id, state, partition, out, states)
+        await publish(user_id, out, rows)
     else:
-        # Rewrite the row anyway: a re-delivery after a crash may carry an effect that
-        # reached the table's changelog but not yet the database (the upsert is idempotent).
+        # Rewrite the row anyway: it is idempotent, and cheap next to a lost update.
         stats["duplicate"] += 1
-    await sink.put([(PROFILES, profile_row(parsed.user_id, state))], event.ack)
+    rows.append((PROFILES, profile_row(user_id, state)))
+    for due_user in schedules.get(partition, DueSchedule()).pop_due(watermark):
+        raw = profiles_for_user.get(due_user)
+        if raw is None:
+            continue
+        stats["ticks"] += 1
+        due_state = UserState.from_dict(raw)
+        due_out = on_tick(due_user, due_state, watermark=watermark, models=bundle,
+                          config=config)
+        keep(due_user, due_state, partition, due_out, states)
+        await publish(due_user, due_out, rows)
+        rows.append((PROFILES, profile_row(due_user, due_state)))
+    await sink.put(rows, event.ack, states)
 
 
 @app.agent(user_events_topic)
 async def track_user_profiles(stream: StreamT[bytes]) -> None:
     """Consume raw ``user-events`` messages; one message at a time, in partition order."""
-    # noack(): a message is acked by the sink once its row is written (at-least-once).
+    # noack(): a message is acked by the sink once its rows are written (at-least-once).
     async for event in stream.noack().events():  # type: ignore[attr-defined]  # Stream API
         try:
             await ingest(event)

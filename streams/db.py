@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Engine,
     Float,
@@ -48,6 +49,80 @@ class UserProfile(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class SegmentMembership(Base):
+    """The segment each user is in now, per dimension (lifecycle, value, interest)."""
+
+    __tablename__ = "segment_memberships"
+
+    user_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    segment: Mapped[str | None] = mapped_column(String(128))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    change_id: Mapped[str] = mapped_column(String(64))
+
+
+class SegmentTransition(Base):
+    """Every segment change ever emitted (history); ``change_id`` is deterministic."""
+
+    __tablename__ = "segment_transitions"
+
+    change_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(256), index=True)
+    dimension: Mapped[str] = mapped_column(String(16))
+    from_segment: Mapped[str | None] = mapped_column(String(128))
+    to_segment: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+
+
+class ChurnAlert(Base):
+    """Win-back alerts, treated and control (``control`` alerts are never published)."""
+
+    __tablename__ = "churn_alerts"
+
+    alert_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(256), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    churn_risk: Mapped[float] = mapped_column(Float)
+    p_alive: Mapped[float] = mapped_column(Float)
+    lifecycle: Mapped[str | None] = mapped_column(String(32))
+    value_segment: Mapped[str | None] = mapped_column(String(32))
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    offer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    control: Mapped[bool] = mapped_column(Boolean)
+    model_version: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WinbackOutcome(Base):
+    """A purchase within the attribution window after an alert (one per alert)."""
+
+    __tablename__ = "winback_outcomes"
+
+    alert_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(256))
+    outcome: Mapped[str] = mapped_column(String(32))
+    revenue: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    control: Mapped[bool] = mapped_column(Boolean)
+
+
+class ModelVersion(Base):
+    """Each published model snapshot and its live quality (progressive validation)."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    examples: Mapped[int] = mapped_column(Integer)
+    roc_auc: Mapped[float | None] = mapped_column(Float)
+    log_loss: Mapped[float | None] = mapped_column(Float)
+    base_rate: Mapped[float | None] = mapped_column(Float)
+    drifts: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

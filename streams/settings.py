@@ -10,6 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from online_models.alerts import AlertPolicy
+from online_models.engine import EngineConfig
+from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import ProfileConfig
 
 PREFIX = "LIFELINE_"
@@ -43,6 +46,35 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     return value
 
 
+def _engine(env: Mapping[str, str]) -> EngineConfig:
+    horizon = _float(env, "CHURN_HORIZON_DAYS", 90.0, minimum=1.0)
+    enter = _float(env, "ALERT_THRESHOLD", 0.7, minimum=0.0, maximum=1.0)
+    return EngineConfig(
+        profile=ProfileConfig(
+            half_life_days=_float(env, "AFFINITY_HALF_LIFE_DAYS", 30.0, minimum=0.001),
+            session_gap_minutes=_float(env, "SESSION_GAP_MINUTES", 30.0, minimum=0.001),
+            dedup_window=_int(env, "DEDUP_WINDOW", 32, minimum=1),
+        ),
+        horizon_days=horizon,
+        rescore_days=_float(env, "RESCORE_DAYS", 7.0, minimum=0.001),
+        alerts=AlertPolicy(
+            enter_threshold=enter,
+            exit_threshold=_float(env, "ALERT_EXIT_THRESHOLD", min(enter, 0.5), maximum=enter),
+            cooldown_days=_float(env, "ALERT_COOLDOWN_DAYS", 30.0),
+            min_value=_float(env, "ALERT_MIN_VALUE", 0.01),
+            control_share=_float(env, "CONTROL_SHARE", 0.1, maximum=1.0),
+            attribution_days=_float(env, "ATTRIBUTION_DAYS", 14.0),
+            expiry_days=_float(env, "OFFER_EXPIRY_DAYS", 7.0),
+        ),
+        lifecycle=LifecyclePolicy(
+            new_days=_float(env, "NEW_DAYS", 30.0, minimum=0.001),
+            at_risk_days=_float(env, "AT_RISK_DAYS", horizon / 2, minimum=0.001),
+            churned_days=_float(env, "CHURNED_DAYS", horizon, minimum=0.001),
+        ),
+        interest_k=_int(env, "INTEREST_SEGMENTS", 8, minimum=1),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Lifeline's configuration; each field names the environment variable that sets it."""
@@ -60,8 +92,19 @@ class Settings:
     sink_interval: float = 1.0  # LIFELINE_SINK_INTERVAL: seconds between flushes
     sink_max_pending: int = 50_000  # LIFELINE_SINK_MAX_PENDING: backpressure bound (events)
     max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
-    profile: ProfileConfig = field(default_factory=ProfileConfig)
-    # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW
+    snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
+    snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW,
+    # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
+    # LIFELINE_ALERT_EXIT_THRESHOLD, LIFELINE_ALERT_COOLDOWN_DAYS, LIFELINE_ALERT_MIN_VALUE,
+    # LIFELINE_CONTROL_SHARE, LIFELINE_ATTRIBUTION_DAYS, LIFELINE_OFFER_EXPIRY_DAYS,
+    # LIFELINE_NEW_DAYS, LIFELINE_AT_RISK_DAYS, LIFELINE_CHURNED_DAYS, LIFELINE_INTEREST_SEGMENTS
+
+    @property
+    def profile(self) -> ProfileConfig:
+        """How per-user profiles are updated."""
+        return self.engine.profile
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,11 +135,9 @@ class Settings:
             sink_interval=_float(env, "SINK_INTERVAL", cls.sink_interval, minimum=0.01),
             sink_max_pending=_int(env, "SINK_MAX_PENDING", cls.sink_max_pending, minimum=1),
             max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
-            profile=ProfileConfig(
-                half_life_days=_float(env, "AFFINITY_HALF_LIFE_DAYS", 30.0, minimum=0.001),
-                session_gap_minutes=_float(env, "SESSION_GAP_MINUTES", 30.0, minimum=0.001),
-                dedup_window=_int(env, "DEDUP_WINDOW", 32, minimum=1),
-            ),
+            snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
+            snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
+            engine=_engine(env),
         )
 
     @property

@@ -1,11 +1,14 @@
 """The PostgreSQL sink: batched, off the event loop, idempotent, with backpressure.
 
-Agents hand the sink rows plus an ``ack`` callback for the source message. Rows are coalesced
-per primary key (the latest wins), written in one transaction per flush by a worker thread,
-and only then are the source messages acknowledged, so Faust commits an offset only after its
-effect is in the database. If the database is down the flush retries with backoff; once
-``max_pending`` messages wait, :meth:`Sink.put` blocks the agent (backpressure) and nothing
-is lost: un-acked messages are re-delivered after a crash, and the upserts are idempotent.
+Agents hand the sink rows plus an ``ack`` callback for the source message, and optionally the
+new state of a table key. Rows are coalesced per primary key (the latest wins), written in
+one transaction per flush by a worker thread; only then are the states made durable (one
+changelog write per key and flush, through ``on_state``) and the source messages
+acknowledged. So Faust commits an offset only after its effect is in the database, and a
+state never runs ahead of the database: a crash replays from the last commit and recomputes
+the same rows, which the idempotent upserts absorb. If the database is down the flush retries
+with backoff; once ``max_pending`` messages wait, :meth:`Sink.put` blocks the agent
+(backpressure) and nothing is lost: un-acked messages are re-delivered after a crash.
 """
 
 from __future__ import annotations
@@ -82,7 +85,8 @@ class Sink:
 
     def __init__(self, engine_factory: Callable[[], Engine], *, batch: int = 2000,
                  interval: float = 1.0, max_pending: int = 50_000,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 10.0,
+                 on_state: Callable[[int, Any, Any], Any] | None = None) -> None:
         if batch < 1 or max_pending < batch or interval <= 0:
             raise ValueError("need batch >= 1, max_pending >= batch and interval > 0")
         self._engine_factory = engine_factory
@@ -91,6 +95,8 @@ class Sink:
         self.max_backoff = max_backoff
         self._rows: dict[Upsert, dict[tuple[Any, ...], Row]] = {}
         self._acks: list[Ack] = []
+        self._states: dict[Any, tuple[int, Any]] = {}
+        self.on_state = on_state
         self._inflight = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifeline-sink")
         self._lock = asyncio.Lock()
@@ -109,12 +115,19 @@ class Sink:
         """Buffer one row without an ack (its message is acked by a later :meth:`put`)."""
         self._rows.setdefault(spec, {})[tuple(row[k] for k in spec.keys)] = row
 
-    async def put(self, rows: Sequence[tuple[Upsert, Row]], ack: Ack | None) -> None:
-        """Buffer rows for one source message; ``ack`` runs once they are written."""
+    async def put(self, rows: Sequence[tuple[Upsert, Row]], ack: Ack | None,
+                  states: Mapping[Any, tuple[int, Any]] | None = None) -> None:
+        """Buffer rows for one source message; ``ack`` runs once they are written.
+
+        ``states`` maps table keys to ``(partition, value)``: handed to ``on_state`` after the
+        rows are written and before the ack (the newest value per key and flush).
+        """
         while not self._room.is_set():
             await self._room.wait()
         for spec, row in rows:
             self.add(spec, row)
+        if states:
+            self._states.update(states)
         if ack is not None:
             self._acks.append(ack)
         if len(self._acks) >= self.batch:
@@ -130,9 +143,9 @@ class Sink:
     async def flush(self) -> int:
         """Write everything buffered (retrying until the database answers), then ack."""
         async with self._lock:
-            rows, acks = self._rows, self._acks
-            self._rows, self._acks = {}, []
-            if not rows and not acks:
+            rows, acks, states = self._rows, self._acks, self._states
+            self._rows, self._acks, self._states = {}, [], {}
+            if not rows and not acks and not states:
                 return 0
             batches = {spec: list(by_key.values()) for spec, by_key in rows.items()}
             self._inflight = len(acks)
@@ -150,6 +163,9 @@ class Sink:
                     backoff = min(backoff * 2, self.max_backoff)
             self.rows_written += written
             self._inflight = 0
+            if self.on_state is not None:
+                for key, (partition, value) in states.items():
+                    self.on_state(partition, key, value)
             for ack in acks:
                 ack()
             if self.pending < self.max_pending:

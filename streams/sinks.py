@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Table
 
 from online_models.profile import UserState, decayed_affinity
 from streams.app import app
-from streams.db import UserProfile, make_engine
+from streams.db import (
+    Base,
+    ChurnAlert,
+    ModelVersion,
+    SegmentMembership,
+    SegmentTransition,
+    UserProfile,
+    WinbackOutcome,
+    make_engine,
+)
 from streams.settings import settings
 from streams.sink import Row, Sink, Upsert
+from streams.tables import profiles_for_user
 
-PROFILES = Upsert(UserProfile.__table__, ("user_id",), guard="events")  # type: ignore[arg-type]
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)  # typed FromClause; a Table at run time
+
+
+PROFILES = Upsert(_table(UserProfile), ("user_id",), guard="events")
+MEMBERSHIPS = Upsert(_table(SegmentMembership), ("user_id", "dimension"))
+TRANSITIONS = Upsert(_table(SegmentTransition), ("change_id",), update=False)
+ALERTS = Upsert(_table(ChurnAlert), ("alert_id",), update=False)
+OUTCOMES = Upsert(_table(WinbackOutcome), ("alert_id",), update=False)
+MODEL_VERSIONS = Upsert(_table(ModelVersion), ("version",), update=False)
 
 sink = Sink(
     lambda: make_engine(settings.database_url),
     batch=settings.sink_batch,
     interval=settings.sink_interval,
     max_pending=settings.sink_max_pending,
+    # A user's state reaches the table's changelog only after its rows reached the database.
+    on_state=profiles_for_user.send_changelog,
 )
 
 
@@ -56,3 +80,48 @@ def profile_row(user_id: str, state: UserState) -> Row:
 async def flush_sink_forever() -> None:
     """Background flusher of the database sink."""
     await sink.run()
+
+
+def _at(iso_ts: str) -> datetime:
+    return datetime.fromisoformat(iso_ts)
+
+
+def change_rows(change: dict[str, Any]) -> list[tuple[Upsert, Row]]:
+    """A ``segment-changes`` message as its history row and the user's current membership."""
+    at = _at(change["at"])
+    return [
+        (TRANSITIONS, {"change_id": change["change_id"], "user_id": change["user_id"],
+                       "dimension": change["dimension"], "from_segment": change["from"],
+                       "to_segment": change["to"], "at": at, "reason": change["reason"]}),
+        (MEMBERSHIPS, {"user_id": change["user_id"], "dimension": change["dimension"],
+                       "segment": change["to"], "since": at, "change_id": change["change_id"]}),
+    ]
+
+
+def alert_row(alert: dict[str, Any]) -> Row:
+    """A ``churn-alerts`` message (treated or control) as its ``churn_alerts`` row."""
+    return {
+        "alert_id": alert["alert_id"], "user_id": alert["user_id"], "at": _at(alert["at"]),
+        "churn_risk": alert["churn_risk"], "p_alive": alert["p_alive"],
+        "lifecycle": alert["lifecycle"], "value_segment": alert["value"],
+        "reasons": alert["reasons"], "offer": alert["offer"], "categories": alert["categories"],
+        "control": alert["control"], "model_version": alert["model_version"],
+        "expires_at": _at(alert["expires_at"]),
+    }
+
+
+def outcome_row(outcome: dict[str, Any]) -> Row:
+    """A ``winback-outcomes`` message as its row."""
+    return {"alert_id": outcome["alert_id"], "user_id": outcome["user_id"],
+            "outcome": outcome["outcome"], "revenue": outcome["revenue"],
+            "at": _at(outcome["at"]), "control": outcome["control"]}
+
+
+def model_version_row(metrics: dict[str, Any], published_at: float) -> Row:
+    """A ``model_versions`` row from :meth:`ModelBundle.metrics`."""
+    return {
+        "version": metrics["version"], "published_at": when(published_at),
+        "examples": metrics["examples"], "roc_auc": metrics.get("auc"),
+        "log_loss": metrics.get("logloss"), "base_rate": metrics.get("base_rate"),
+        "drifts": metrics.get("drifts", 0), "details": metrics,
+    }

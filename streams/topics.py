@@ -21,8 +21,12 @@ DEAD_LETTERS = TopicSpec("user-events-dlq")
 SEGMENT_CHANGES = TopicSpec("segment-changes")
 CHURN_ALERTS = TopicSpec("churn-alerts")
 WINBACK_OUTCOMES = TopicSpec("winback-outcomes")
+# Internal: workers -> the one trainer (one partition: one learner), and trainer -> workers.
+TRAINING = TopicSpec("lifeline-training", partitions=1)
+MODELS = TopicSpec("lifeline-models", partitions=1)
 
-ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_OUTCOMES)
+ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_OUTCOMES,
+              TRAINING, MODELS)
 
 # Raw bytes in: every message is validated by online_models.contract, never decoded by Faust,
 # so a malformed message can reach the dead-letter topic with its original bytes.
@@ -36,4 +40,23 @@ user_events_topic = app.topic(
 )
 dead_letters_topic = app.topic(
     settings.topic(DEAD_LETTERS.name), key_serializer="raw", value_serializer="json"
+)
+
+# Outputs are the fixed JSON shapes of DESIGN.md (``segment-changes`` has fields named
+# ``from`` / ``to``, which a Record cannot declare), published as JSON objects.
+segment_changes_topic = app.topic(
+    settings.topic(SEGMENT_CHANGES.name), key_serializer="raw", value_serializer="json"
+)
+churn_alerts_topic = app.topic(
+    settings.topic(CHURN_ALERTS.name), key_serializer="raw", value_serializer="json"
+)
+winback_outcomes_topic = app.topic(
+    settings.topic(WINBACK_OUTCOMES.name), key_serializer="raw", value_serializer="json"
+)
+training_topic = app.topic(
+    settings.topic(TRAINING.name), key_serializer="raw", value_serializer="json", partitions=1
+)
+# Pickled ModelBundle snapshots; every worker reads them all (no consumer group), see models.py.
+models_topic = app.topic(
+    settings.topic(MODELS.name), key_serializer="raw", value_serializer="raw", partitions=1
 )

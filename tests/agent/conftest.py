@@ -21,7 +21,7 @@ def _memory_app() -> Iterator[None]:
 def sink_put() -> Iterator[AsyncMock]:
     """Rows the agent hands the database sink; acks run at once (as after a good flush)."""
 
-    async def put(rows, ack):  # type: ignore[no-untyped-def]
+    async def put(rows, ack, states=None):  # type: ignore[no-untyped-def]
         if ack is not None:
             ack()
 
@@ -39,3 +39,15 @@ def dead_letters_send() -> Iterator[AsyncMock]:
 def user_events_send() -> Iterator[AsyncMock]:
     with patch("streams.topics.user_events_topic.send", new=AsyncMock()) as mock:
         yield mock
+
+
+@pytest.fixture(autouse=True)
+def outputs() -> Iterator[dict[str, AsyncMock]]:
+    """One AsyncMock per output topic: training examples, segment changes, alerts, outcomes."""
+    names = ["training_topic", "segment_changes_topic", "churn_alerts_topic",
+             "winback_outcomes_topic", "models_topic"]
+    patches = [patch(f"streams.topics.{name}.send", new=AsyncMock()) for name in names]
+    mocks = [p.start() for p in patches]
+    yield dict(zip([n.removesuffix("_topic") for n in names], mocks, strict=True))
+    for p in patches:
+        p.stop()

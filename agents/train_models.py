@@ -1,0 +1,50 @@
+"""The one learner: learns every training example and publishes model snapshots.
+
+``lifeline-training`` has one partition, so exactly one worker of the group runs this agent's
+stream at a time. It resumes from the newest published snapshot, learns resolved churn labels
+(progressive validation), rated reviews, RFM observations and interest vectors, and publishes
+a new versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples or
+``LIFELINE_SNAPSHOT_SECONDS`` seconds, recording its quality in ``model_versions``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from faust import StreamT
+
+from streams.app import app
+from streams.models import models
+from streams.settings import settings
+from streams.sinks import MODEL_VERSIONS, model_version_row, sink
+from streams.topics import models_topic, training_topic
+
+log = logging.getLogger(__name__)
+
+
+async def publish_snapshot(bundle: Any) -> None:
+    """Publish the bundle to every worker and record the version's quality."""
+    data = bundle.snapshot()
+    await models_topic.send(key=b"bundle", value=data)
+    metrics = bundle.metrics()
+    await sink.put([(MODEL_VERSIONS, model_version_row(metrics, bundle.published_at))], None)
+    log.info("trainer: published model version %s (%d bytes): %s", bundle.version, len(data),
+             metrics)
+
+
+@app.agent(training_topic)
+async def train_models(stream: StreamT[dict[str, Any]]) -> None:
+    """Learn from the training topic; publish snapshots by count or time."""
+    await models.synced.wait()
+    bundle = models.trainer_copy()
+    fresh, last = 0, time.monotonic()
+    async for examples in stream.take(500, within=settings.snapshot_seconds):
+        for ex in examples:
+            if isinstance(ex, dict):
+                fresh += bundle.learn(ex)
+        if fresh and (fresh >= settings.snapshot_examples
+                      or time.monotonic() - last >= settings.snapshot_seconds):
+            await publish_snapshot(bundle)
+            fresh, last = 0, time.monotonic()

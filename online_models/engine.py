@@ -1,0 +1,165 @@
+"""The lifecycle step: ``(state, event | tick) -> (state, emits)``, pure and testable alone.
+
+One call per valid event (:func:`on_event`) and one per due user when the watermark passes
+its due time (:func:`on_tick`). Both score churn risk with the current model bundle, keep
+delayed-label snapshots, run the win-back policy and place the user in segments; they return
+what the agent must publish or persist, and when the user is next due.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from online_models.alerts import AlertPolicy, decide_alert, record_outcome
+from online_models.bundle import ModelBundle, example
+from online_models.churn import churn_features
+from online_models.contract import Event
+from online_models.labels import next_label_due, resolve_labels, take_snapshot
+from online_models.lifecycle import LifecyclePolicy
+from online_models.profile import DAY, ProfileConfig, UserState, apply_event, decayed_affinity
+from online_models.rfm import rfm_inputs
+from online_models.segments import evaluate_segments
+from online_models.sentiment import update_user_sentiment
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Policies of the lifecycle step.
+
+    Parameters
+    ----------
+    horizon_days
+        Churn = no purchase within this many days (``LIFELINE_CHURN_HORIZON_DAYS``).
+    rescore_days
+        A silent user is re-scored at least this often in event time
+        (``LIFELINE_RESCORE_DAYS``).
+    snapshot_spacing_days, max_pending
+        Delayed-label snapshots: at most one per spacing, at most ``max_pending`` waiting.
+    interest_every
+        Every n-th event of a user sends its affinity vector to the interest learner.
+    """
+
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    horizon_days: float = 90.0
+    rescore_days: float = 7.0
+    snapshot_spacing_days: float = 7.0
+    max_pending: int = 3
+    interest_every: int = 10
+    interest_k: int = 8
+    alerts: AlertPolicy = field(default_factory=AlertPolicy)
+    lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
+
+    def __post_init__(self) -> None:
+        if self.horizon_days <= 0 or self.rescore_days <= 0 or self.interest_every < 1:
+            raise ValueError("horizon_days and rescore_days must be > 0, interest_every >= 1")
+
+
+@dataclass(slots=True)
+class Emits:
+    """What one step produced; ``due`` is when the user must be looked at again (or None)."""
+
+    applied: bool = True
+    training: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    due: float | None = None
+
+
+def _categories(state: UserState, at: float, models: ModelBundle,
+                config: EngineConfig) -> list[str]:
+    affinity = decayed_affinity(state, at, config.profile)
+    own = sorted(affinity, key=affinity.__getitem__, reverse=True)[:2]
+    return own + models.interest.recommend(affinity, k=3 - len(own))
+
+
+def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
+            config: EngineConfig, out: Emits) -> None:
+    """Score, snapshot, alert, segment and schedule one user at watermark ``at``."""
+    features = churn_features(state, at)
+    risk = models.churn.predict_proba_one(features)
+    state.churn_risk = round(risk, 4)
+    take_snapshot(state, at, features, horizon_days=config.horizon_days,
+                  max_pending=config.max_pending,
+                  min_spacing_days=config.snapshot_spacing_days)
+    out.changes.extend(evaluate_segments(user_id, state, at, lifecycle_policy=config.lifecycle,
+                                         rfm=models.rfm, interest=models.interest))
+    alert = decide_alert(state, user_id=user_id, risk=risk, p_alive=features["p_alive"],
+                         reasons=models.churn.explain(features),
+                         categories=_categories(state, at, models, config),
+                         model_version=models.version, at=at, policy=config.alerts)
+    if alert is not None:
+        out.alerts.append(alert)
+    label_due = next_label_due(state, horizon_days=config.horizon_days)
+    rescore = None if state.segments.get("lifecycle") == "churned" else (
+        at + config.rescore_days * DAY)
+    dues = [d for d in (label_due, rescore) if d is not None]
+    out.due = min(dues) if dues else None
+
+
+def _resolve(state: UserState, purchase_at: float | None, at: float, config: EngineConfig,
+             out: Emits) -> None:
+    for x, y, t in resolve_labels(state, purchase_at=purchase_at, watermark=at,
+                                  horizon_days=config.horizon_days):
+        out.training.append(example("churn", x=x, y=y, t=t))
+
+
+def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
+             models: ModelBundle, config: EngineConfig, offset: int | None = None) -> Emits:
+    """Apply a valid event and re-assess the user at ``max(watermark, event.ts)``.
+
+    >>> from online_models.contract import Event
+    >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
+    >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
+    ...                watermark=1e9, models=m, config=cfg)
+    >>> s.churn_risk, [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
+    (0.5, ['new'], True)
+    >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
+    ...          watermark=1e9, models=m, config=cfg).applied  # a duplicate
+    False
+    """
+    if not apply_event(state, event, config.profile, offset=offset):
+        return Emits(applied=False)
+    at = max(watermark, event.ts)
+    out = Emits()
+    if event.type == "purchase":
+        _resolve(state, event.ts, at, config, out)
+        outcome = record_outcome(state, purchase_at=event.ts, amount=event.amount,
+                                 user_id=user_id, policy=config.alerts)
+        if outcome is not None:
+            out.outcomes.append(outcome)
+        rfm = rfm_inputs(state, at)
+        if rfm is not None:
+            out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
+    elif event.type == "review" and event.text:
+        score = models.sentiment.score(event.text)
+        if math.isfinite(score):
+            update_user_sentiment(state, score)
+        if event.rating is not None:
+            out.training.append(example("review", text=event.text, rating=event.rating))
+    if state.events % config.interest_every == 0 and state.affinity:
+        out.training.append(example("interest", a=dict(state.affinity)))
+    _assess(user_id, state, at, models, config, out)
+    return out
+
+
+def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBundle,
+            config: EngineConfig) -> Emits:
+    """Re-assess a silent user whose due time the watermark has passed.
+
+    >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig(horizon_days=30)
+    >>> _ = on_event("u1", s, Event("e1", "u1", "purchase", 0.0, price=30.0),
+    ...              watermark=0.0, models=m, config=cfg)
+    >>> out = on_tick("u1", s, watermark=31 * 86_400.0, models=m, config=cfg)
+    >>> [(ex["k"], ex["y"]) for ex in out.training if ex["k"] == "churn"]
+    [('churn', 1)]
+    """
+    out = Emits()
+    _resolve(state, None, watermark, config, out)
+    rfm = rfm_inputs(state, watermark)
+    if rfm is not None:
+        out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
+    _assess(user_id, state, watermark, models, config, out)
+    return out

@@ -1,0 +1,81 @@
+"""One learner, many scorers: every worker follows the model topic and scores with its copy.
+
+The trainer (``agents/train_models.py``) publishes pickled :class:`ModelBundle` snapshots to
+``lifeline-models``. Each worker reads that topic from its last message on (a plain consumer
+without a group, so every worker sees every snapshot) and swaps its scoring bundle in place.
+A restarted worker, or a trainer that moved to another worker, resumes from the newest one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from online_models.bundle import ModelBundle
+from streams.app import app
+from streams.settings import settings
+from streams.topics import models_topic
+
+log = logging.getLogger(__name__)
+
+
+class ModelCache:
+    """The newest model bundle this worker knows, and the raw bytes it came from."""
+
+    def __init__(self, *, interest_k: int) -> None:
+        self.interest_k = interest_k
+        self.current = ModelBundle(interest_k=interest_k)
+        self.raw: bytes | None = None
+        self.synced = asyncio.Event()  # set once the topic was read up to its end at start
+
+    def load(self, data: bytes) -> None:
+        """Swap in the bundle of a snapshot (ignored, with a log line, if it does not load)."""
+        try:
+            bundle = ModelBundle.from_snapshot(data)
+        except Exception as exc:  # a foreign message must not stop scoring
+            log.warning("models: ignoring a snapshot that does not load: %r", exc)
+            return
+        if bundle.version >= self.current.version:
+            self.current, self.raw = bundle, data
+            log.info("models: scoring with version %s", bundle.version)
+
+    def trainer_copy(self) -> ModelBundle:
+        """A private bundle for the trainer to learn on (the newest snapshot, else fresh)."""
+        if self.raw is None:
+            return ModelBundle(interest_k=self.interest_k)
+        return ModelBundle.from_snapshot(self.raw)
+
+    async def follow(self, bootstrap: str, topic: str) -> None:
+        """Read the newest snapshot, then every new one, forever."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                    enable_auto_commit=False, fetch_max_bytes=64 << 20,
+                                    max_partition_fetch_bytes=64 << 20)
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            if end > 0:
+                consumer.seek(tp, end - 1)
+            else:
+                self.synced.set()
+            while True:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for msg in batch.get(tp, []):
+                    if msg.value is not None:
+                        self.load(msg.value)
+                    if msg.offset >= end - 1:
+                        self.synced.set()
+        finally:
+            await consumer.stop()
+
+
+models = ModelCache(interest_k=settings.engine.interest_k)
+
+
+@app.task
+async def follow_model_snapshots() -> None:
+    """Keep this worker's scoring bundle current."""
+    await models.follow(settings.bootstrap, models_topic.get_topic_name())
