@@ -94,11 +94,16 @@ async def dead_letter(event: EventT, reason: str, detail: str) -> None:
     event.ack()
 
 
-async def publish(user_id: str, out: Emits, rows: list[tuple[Upsert, Row]]) -> None:
-    """Send one step's outputs to their topics and queue their rows."""
+# A re-scored silent user's row is rewritten only when its risk moved at least this much
+# (or a segment changed): the database stays current without a write per tick.
+RISK_STEP = 0.005
+
+
+async def publish(user_id: str, out: Emits, rows: list[tuple[Upsert, Row]],
+                  training: list[dict[str, Any]]) -> None:
+    """Send one step's outputs to their topics, queue their rows and training examples."""
     key = user_id.encode()
-    for ex in out.training:
-        await training_topic.send(value=ex)
+    training.extend(out.training)
     for change in out.changes:
         await segment_changes_topic.send(key=key, value=change)
         rows.extend(change_rows(change))
@@ -152,11 +157,12 @@ async def ingest(event: EventT) -> None:
                    offset=msg.offset)
     rows: list[tuple[Upsert, Row]] = []
     states: dict[str, tuple[int, Any]] = {}
+    training: list[dict[str, Any]] = []
     if out.applied:
         stats["valid"] += 1
         watermarks[partition] = watermark
         keep(user_id, state, partition, out, states)
-        await publish(user_id, out, rows)
+        await publish(user_id, out, rows, training)
     else:
         # Rewrite the row anyway: it is idempotent, and cheap next to a lost update.
         stats["duplicate"] += 1
@@ -167,11 +173,16 @@ async def ingest(event: EventT) -> None:
             continue
         stats["ticks"] += 1
         due_state = UserState.from_dict(raw)
+        risk_before, segments_before = due_state.churn_risk, dict(due_state.segments)
         due_out = on_tick(due_user, due_state, watermark=watermark, models=bundle,
                           config=config)
         keep(due_user, due_state, partition, due_out, states)
-        await publish(due_user, due_out, rows)
-        rows.append((PROFILES, profile_row(due_user, due_state)))
+        await publish(due_user, due_out, rows, training)
+        moved = abs((due_state.churn_risk or 0.0) - (risk_before or 0.0)) >= RISK_STEP
+        if moved or due_state.segments != segments_before or risk_before is None:
+            rows.append((PROFILES, profile_row(due_user, due_state)))
+    if training:  # one message per source event: the trainer learns them in order
+        await training_topic.send(value={"examples": training})
     await sink.put(rows, event.ack, states)
 
 

@@ -36,14 +36,17 @@ async def publish_snapshot(bundle: Any) -> None:
 
 @app.agent(training_topic)
 async def train_models(stream: StreamT[dict[str, Any]]) -> None:
-    """Learn from the training topic; publish snapshots by count or time."""
+    """Learn from the training topic (``{"examples": [...]}`` per source event); publish
+    snapshots by count or time."""
     await models.synced.wait()
     bundle = models.trainer_copy()
     fresh, last = 0, time.monotonic()
     async for examples in stream.take(500, within=settings.snapshot_seconds):
-        for ex in examples:
-            if isinstance(ex, dict):
-                fresh += bundle.learn(ex)
+        for message in examples:
+            batch = message.get("examples", []) if isinstance(message, dict) else []
+            for ex in batch:
+                if isinstance(ex, dict):
+                    fresh += bundle.learn(ex)
         if fresh and (fresh >= settings.snapshot_examples
                       or time.monotonic() - last >= settings.snapshot_seconds):
             await publish_snapshot(bundle)

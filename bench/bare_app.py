@@ -22,9 +22,7 @@ Configuration (read only by this module, all optional except the first three):
                       (``stream.noack().events()`` + ``event.ack()`` like the Lifeline agent)
 ``BENCH_WORK``        extra per-event work for ablations, comma-separated; ``table``: also
                       store the value in a Faust table keyed by the message key (one
-                      changelog message per event, like ``profiles_for_user``);
-                      ``batched``: with ``table``, take up to 1000 events (``take_events``,
-                      within 50 ms) and write each key once per batch (coalesced changelog)
+                      changelog message per event, like ``profiles_for_user``)
 ``BENCH_FAUST_*``     extra ``faust.App`` settings for experiments, e.g.
                       ``BENCH_FAUST_STREAM_BUFFER_MAXSIZE=16384`` or
                       ``BENCH_FAUST_BROKER_MAX_POLL_RECORDS=2000`` (value parsed as JSON,
@@ -100,7 +98,6 @@ table = (
     if "table" in WORK
     else None
 )
-BATCHED = "batched" in WORK
 
 
 class Counter:
@@ -136,15 +133,6 @@ counter = Counter()
 @app.agent(topic)
 async def count_events(stream: faust.StreamT[bytes]) -> None:
     """Decode every value with orjson and count it; nothing else (unless ``BENCH_WORK``)."""
-    if BATCHED and table is not None:
-        async for batch in stream.take_events(1000, within=0.05):  # type: ignore[attr-defined]
-            latest: dict[bytes, bytes] = {}
-            for event in batch:
-                counter.count(event.value)
-                latest[event.key] = event.value
-            for key, value in latest.items():
-                table[key] = value
-        return
     if MODE == "noack" or table is not None:
         noack = MODE == "noack"
         source = stream.noack() if noack else stream  # type: ignore[attr-defined]

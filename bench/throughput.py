@@ -76,6 +76,7 @@ import orjson  # noqa: E402
 PG_HOST, PG_PORT, PG_USER, PG_ADMIN_DB = "127.0.0.1", 5432, "postgres", "test"
 PORTS = range(39000, 40000)
 JOIN_TIMEOUT = 120.0  # seconds for a consumer to join its group and see the first event
+RUN_TIMEOUT = 300.0  # seconds from the first event to the N-th before giving up
 POLL = 0.1  # seconds between database polls of the full pipeline
 TARGET = 0.8  # full >= TARGET x bare
 # Faust workers run with ``-l info``: at ``-l warn`` (or higher) Faust's worker starts its
@@ -327,7 +328,7 @@ def run_bare(
         log,
     )
     try:
-        deadline = started + JOIN_TIMEOUT + 600
+        deadline = started + JOIN_TIMEOUT + RUN_TIMEOUT
         while not out.exists() or not out.read_bytes().strip():
             if proc.poll() is not None:
                 raise RuntimeError(f"bare worker exited with {proc.returncode}:\n{tail(log)}")
@@ -369,7 +370,7 @@ def run_full(
                     raise RuntimeError(f"worker exited with {proc.returncode}:\n{tail(log)}")
                 if not first and now - started > JOIN_TIMEOUT:
                     raise TimeoutError(f"no profile row after {JOIN_TIMEOUT}s:\n{tail(log)}")
-                if now - started > JOIN_TIMEOUT + 900:
+                if now - started > JOIN_TIMEOUT + RUN_TIMEOUT:
                     raise TimeoutError(f"only {total}/{n} events in the database:\n{tail(log)}")
                 time.sleep(POLL)
     finally:
@@ -456,8 +457,13 @@ def print_sizes(sizes: list[int]) -> None:
     )
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # run the clean-up in main()'s finally
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     n, partitions = args.events, args.partitions
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     run_id = uuid.uuid4().hex[:12]

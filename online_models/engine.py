@@ -17,7 +17,7 @@ from online_models.bundle import ModelBundle, example
 from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.labels import next_label_due, resolve_labels, take_snapshot
-from online_models.lifecycle import LifecyclePolicy
+from online_models.lifecycle import LifecyclePolicy, next_boundary
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event, decayed_affinity
 from online_models.rfm import rfm_inputs
 from online_models.segments import evaluate_segments
@@ -39,6 +39,11 @@ class EngineConfig:
         Delayed-label snapshots: at most one per spacing, at most ``max_pending`` waiting.
     interest_every
         Every n-th event of a user sends its affinity vector to the interest learner.
+    interest_k
+        Number of interest segments.
+    labels_at_horizon
+        Release every label at ``t + H`` (see ``labels.resolve_labels``); unbiased on
+        cohorts and replays (``LIFELINE_LABELS_AT_HORIZON``).
     """
 
     profile: ProfileConfig = field(default_factory=ProfileConfig)
@@ -48,6 +53,7 @@ class EngineConfig:
     max_pending: int = 3
     interest_every: int = 10
     interest_k: int = 8
+    labels_at_horizon: bool = True
     alerts: AlertPolicy = field(default_factory=AlertPolicy)
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
 
@@ -87,23 +93,34 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
     out.changes.extend(evaluate_segments(user_id, state, at, lifecycle_policy=config.lifecycle,
                                          rfm=models.rfm, interest=models.interest))
     alert = decide_alert(state, user_id=user_id, risk=risk, p_alive=features["p_alive"],
-                         reasons=models.churn.explain(features),
-                         categories=_categories(state, at, models, config),
-                         model_version=models.version, at=at, policy=config.alerts)
-    if alert is not None:
+                         reasons=[], categories=[], model_version=models.version, at=at,
+                         policy=config.alerts)
+    if alert is not None:  # explanations cost more than scoring: only for an actual alert
+        alert["reasons"] = [[n, round(w, 4)] for n, w in models.churn.explain(features)]
+        alert["categories"] = _categories(state, at, models, config)
         out.alerts.append(alert)
     label_due = next_label_due(state, horizon_days=config.horizon_days)
     rescore = None if state.segments.get("lifecycle") == "churned" else (
         at + config.rescore_days * DAY)
-    dues = [d for d in (label_due, rescore) if d is not None]
-    out.due = min(dues) if dues else None
+    boundary = next_boundary(state, at, config.lifecycle)
+    dues = [d for d in (label_due, rescore, boundary) if d is not None]
+    # Strictly later than now: a label due at exactly ``at`` resolves once time passes it.
+    out.due = max(min(dues), at + 1.0) if dues else None
 
 
 def _resolve(state: UserState, purchase_at: float | None, at: float, config: EngineConfig,
              out: Emits) -> None:
     for x, y, t in resolve_labels(state, purchase_at=purchase_at, watermark=at,
-                                  horizon_days=config.horizon_days):
+                                  horizon_days=config.horizon_days,
+                                  at_horizon=config.labels_at_horizon):
         out.training.append(example("churn", x=x, y=y, t=t))
+
+
+def _sample_rfm(state: UserState, at: float, out: Emits) -> None:
+    """The user's raw RFM at ``at``, for the population quantiles the trainer learns."""
+    rfm = rfm_inputs(state, at)
+    if rfm is not None:
+        out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
 
 
 def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
@@ -130,9 +147,7 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
                                  user_id=user_id, policy=config.alerts)
         if outcome is not None:
             out.outcomes.append(outcome)
-        rfm = rfm_inputs(state, at)
-        if rfm is not None:
-            out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
+        _sample_rfm(state, at, out)
     elif event.type == "review" and event.text:
         score = models.sentiment.score(event.text)
         if math.isfinite(score):
@@ -158,8 +173,6 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
     """
     out = Emits()
     _resolve(state, None, watermark, config, out)
-    rfm = rfm_inputs(state, watermark)
-    if rfm is not None:
-        out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
+    _sample_rfm(state, watermark, out)
     _assess(user_id, state, watermark, models, config, out)
     return out

@@ -71,6 +71,18 @@ def pending(state: UserState) -> list[tuple[float, dict[str, float]]]:
     return out
 
 
+def _times(state: UserState) -> list[float]:
+    """Snapshot times only (cheap: features are not decoded)."""
+    raw = state.ext.get(PENDING_KEY)
+    if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
+        return []
+    times, t = [], 0.0
+    for i in range(1, len(raw), 2):
+        t += float(raw[i])
+        times.append(t)
+    return times
+
+
 def _store(state: UserState, snaps: list[tuple[float, dict[str, float]]]) -> None:
     if not snaps:
         state.ext.pop(PENDING_KEY, None)
@@ -114,14 +126,43 @@ def take_snapshot(
         raise ValueError("max_pending must be >= 1 and min_spacing_days >= 0")
     if not math.isfinite(at):
         raise ValueError("at must be a finite epoch time")
+    times = _times(state)
+    if len(times) >= max_pending:
+        return False
+    if times and at - times[-1] < min_spacing_days * DAY:
+        return False
     snaps = pending(state)
-    if len(snaps) >= max_pending:
-        return False
-    if snaps and at - snaps[-1][0] < min_spacing_days * DAY:
-        return False
     snaps.append((float(int(at)), dict(features)))
     _store(state, snaps)
     return True
+
+
+BOUGHT_KEY = "lb"  # bit i: pending snapshot i has seen a purchase within its horizon
+
+
+def _resolve_at_horizon(state: UserState, purchase_at: float | None, watermark: float,
+                        horizon: float) -> list[Example]:
+    times = _times(state)
+    mask = int(state.ext.get(BOUGHT_KEY, 0))
+    if purchase_at is not None:
+        for i, t in enumerate(times):
+            if t <= purchase_at <= t + horizon:
+                mask |= 1 << i
+    due = [i for i, t in enumerate(times) if watermark > t + horizon]
+    if not due:
+        if mask:
+            state.ext[BOUGHT_KEY] = mask
+        return []
+    snaps = pending(state)
+    resolved = [(snaps[i][1], 0 if mask >> i & 1 else 1, snaps[i][0]) for i in due]
+    kept = [i for i in range(len(snaps)) if i not in due]
+    _store(state, [snaps[i] for i in kept])
+    new_mask = sum(1 << j for j, i in enumerate(kept) if mask >> i & 1)
+    if new_mask:
+        state.ext[BOUGHT_KEY] = new_mask
+    else:
+        state.ext.pop(BOUGHT_KEY, None)
+    return resolved
 
 
 def resolve_labels(
@@ -130,12 +171,27 @@ def resolve_labels(
     purchase_at: float | None,
     watermark: float,
     horizon_days: float,
+    at_horizon: bool = False,
 ) -> list[Example]:
     """Resolve (and remove) the pending snapshots whose label is now known.
 
     Returns ``(features, label, snapshot_time)`` tuples, oldest first: label 0 when
     ``t <= purchase_at <= t + H``, label 1 when ``purchase_at > t + H`` or
     ``watermark > t + H``. A (late) purchase before ``t`` does not touch that snapshot.
+
+    With ``at_horizon=True`` a purchase only marks the snapshot; every snapshot is released
+    when the watermark passes ``t + H``, whatever its label. Labels 0 then reach the learner
+    no sooner than labels 1, which removes the bias early-resolving negatives cause when
+    many users start at once (a cohort, or a replayed history).
+
+    >>> s = UserState()
+    >>> _ = take_snapshot(s, 0.0, {"x": 1.0}, horizon_days=30)
+    >>> resolve_labels(s, purchase_at=5 * 86_400.0, watermark=5 * 86_400.0, horizon_days=30,
+    ...                at_horizon=True)
+    []
+    >>> resolve_labels(s, purchase_at=None, watermark=31 * 86_400.0, horizon_days=30,
+    ...                at_horizon=True)
+    [({'x': 1.0}, 0, 0.0)]
 
     >>> s, day = UserState(), 86_400.0
     >>> _ = take_snapshot(s, 0.0, {"x": 1.0}, horizon_days=30)
@@ -150,11 +206,19 @@ def resolve_labels(
     _check(horizon_days)
     if not math.isfinite(watermark) or (purchase_at is not None and not math.isfinite(purchase_at)):
         raise ValueError("watermark and purchase_at must be finite")
+    horizon = horizon_days * DAY
+    if at_horizon:
+        return _resolve_at_horizon(state, purchase_at, watermark, horizon)
+    times = _times(state)
+    if times and state.ext[PENDING_KEY][0] == SCHEMA_TAG and not any(
+        (purchase_at is not None and purchase_at >= t) or watermark > t + horizon
+        for t in times
+    ):
+        return []  # nothing resolves: leave the encoded snapshots as they are
     snaps = pending(state)
     if not snaps:
         _store(state, snaps)  # drops undecodable leftovers
         return []
-    horizon = horizon_days * DAY
     resolved: list[Example] = []
     kept: list[tuple[float, dict[str, float]]] = []
     for t, features in snaps:
@@ -180,5 +244,5 @@ def next_label_due(state: UserState, *, horizon_days: float) -> float | None:
     86400.0
     """
     _check(horizon_days)
-    snaps = pending(state)
-    return snaps[0][0] + horizon_days * DAY if snaps else None
+    times = _times(state)
+    return times[0] + horizon_days * DAY if times else None

@@ -172,3 +172,29 @@ def next_lifecycle(
             return current, "unchanged"
     state.ext[EXT_SINCE] = state.last_purchase if segment == "reactivated" else at
     return segment, reason
+
+
+def next_boundary(state: UserState, at: float, policy: LifecyclePolicy) -> float | None:
+    """The next event time after ``at`` when silence alone could move the user's lifecycle.
+
+    Schedule the user then, so transitions happen on time without periodic re-scoring.
+
+    >>> from online_models.profile import DAY, UserState
+    >>> p = LifecyclePolicy()
+    >>> s = UserState(purchases=1, first_purchase=0.0, last_purchase=0.0)
+    >>> next_boundary(s, DAY, p) / DAY  # the new-customer window closes
+    30.0
+    >>> next_boundary(s, 31 * DAY, p) / DAY  # then silence makes them at risk
+    45.0
+    >>> next_boundary(UserState(), 0.0, p) is None  # prospects move only by purchasing
+    True
+    """
+    if state.purchases <= 0 or state.last_purchase is None:
+        return None
+    last = state.last_purchase
+    first = state.first_purchase if state.first_purchase is not None else last
+    since = float(state.ext.get(EXT_SINCE, last))
+    candidates = (first + policy.new_days * DAY, since + policy.reactivated_days * DAY,
+                  last + policy.at_risk_days * DAY, last + policy.churned_days * DAY)
+    later = [t for t in candidates if t > at]
+    return min(later) if later else None

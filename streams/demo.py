@@ -83,7 +83,7 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
               f"+ {len(MALFORMED)} malformed")
         with (workdir / "worker.log").open("wb") as log:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "streams", "worker", "-l", "warn", "--without-web"],
+                [sys.executable, "-m", "streams", "worker", "-l", "info", "--without-web"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         asyncio.run(replay(events, bootstrap=settings.bootstrap,
