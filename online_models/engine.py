@@ -84,6 +84,7 @@ def _categories(state: UserState, at: float, models: ModelBundle,
 def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
             config: EngineConfig, out: Emits) -> None:
     """Score, snapshot, alert, segment and schedule one user at watermark ``at``."""
+    _sample_rfm(state, at, config, out)
     features = churn_features(state, at)
     risk = models.churn.predict_proba_one(features)
     state.churn_risk = round(risk, 4)
@@ -100,8 +101,9 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
         alert["categories"] = _categories(state, at, models, config)
         out.alerts.append(alert)
     label_due = next_label_due(state, horizon_days=config.horizon_days)
-    rescore = None if state.segments.get("lifecycle") == "churned" else (
-        at + config.rescore_days * DAY)
+    # Churned users drift slowly: they are re-scored four times less often.
+    every = config.rescore_days * (4 if state.segments.get("lifecycle") == "churned" else 1)
+    rescore = at + every * DAY
     boundary = next_boundary(state, at, config.lifecycle)
     dues = [d for d in (label_due, rescore, boundary) if d is not None]
     # Strictly later than now: a label due at exactly ``at`` resolves once time passes it.
@@ -116,11 +118,17 @@ def _resolve(state: UserState, purchase_at: float | None, at: float, config: Eng
         out.training.append(example("churn", x=x, y=y, t=t))
 
 
-def _sample_rfm(state: UserState, at: float, out: Emits) -> None:
-    """The user's raw RFM at ``at``, for the population quantiles the trainer learns."""
+RFM_SAMPLED_AT = "rs"
+
+
+def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -> None:
+    """The user's raw RFM at ``at``, at most once per ``rescore_days``: every user weighs the
+    same in the population quantiles the trainer learns, however often they are assessed."""
     rfm = rfm_inputs(state, at)
-    if rfm is not None:
-        out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
+    if rfm is None or at - float(state.ext.get(RFM_SAMPLED_AT, 0)) < config.rescore_days * DAY:
+        return
+    state.ext[RFM_SAMPLED_AT] = int(at)
+    out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
 
 
 def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
@@ -147,7 +155,6 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
                                  user_id=user_id, policy=config.alerts)
         if outcome is not None:
             out.outcomes.append(outcome)
-        _sample_rfm(state, at, out)
     elif event.type == "review" and event.text:
         score = models.sentiment.score(event.text)
         if math.isfinite(score):
@@ -173,6 +180,5 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
     """
     out = Emits()
     _resolve(state, None, watermark, config, out)
-    _sample_rfm(state, watermark, out)
     _assess(user_id, state, watermark, models, config, out)
     return out

@@ -65,3 +65,22 @@ def migrate(database_url: str, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     command.upgrade(cfg, revision)
+
+
+def publish_ticks(settings: Settings, *, at: float | None, everyone: bool) -> int:
+    """Send one tick to every partition of ``lifeline-ticks``; returns how many were sent."""
+    import orjson
+    from kafka import KafkaProducer
+
+    from streams.topics import TICKS
+
+    topic = settings.topic(TICKS.name)
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
+    try:
+        value = orjson.dumps({"at": at, "all": everyone})
+        for partition in range(settings.partitions):
+            producer.send(topic, value=value, partition=partition)
+        producer.flush()
+    finally:
+        producer.close()
+    return settings.partitions

@@ -70,3 +70,23 @@ async def summary(self: faust.cli.AppCommand) -> None:
     from streams.report import summary_text
 
     self.say(summary_text(settings))
+
+
+@app.command(
+    option("--at", type=str, default=None,
+           help="Event time to move every partition's watermark to (ISO-8601 or epoch s)."),
+    option("--due-only", is_flag=True, default=False,
+           help="Only users due by then (default: every user)."),
+)
+async def rescore(self: faust.cli.AppCommand, at: str | None, due_only: bool) -> None:
+    """Re-assess users on every partition now (after a model or policy change, or to read
+    everyone's risk at one event time): one tick per partition of lifeline-ticks."""
+    from streams.admin import publish_ticks
+
+    when = None
+    if at is not None:
+        from online_models.contract import parse_ts
+
+        when = parse_ts(at if not at.replace(".", "").isdigit() else float(at))
+    n = publish_ticks(settings, at=when, everyone=not due_only)
+    self.say(f"sent {n} ticks (at={when}, all={not due_only})")

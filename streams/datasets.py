@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,169 +142,8 @@ def cdnow_events(path: str | Path | None = None) -> Iterator[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------- synthetic
-
-_GROUP_CORES: tuple[tuple[str, ...], ...] = (
-    ("shoes", "bags", "jackets", "dresses"),
-    ("jewelry", "watches", "beauty", "bags"),
-    ("phones", "laptops", "headphones", "cameras"),
-    ("games", "consoles", "headphones", "comics"),
-    ("books", "comics", "toys", "games"),
-    ("garden", "tools", "kitchen", "sports"),
-)
-_CORE_SHARE = 0.85
-_POSITIVE = ("love it", "great quality", "works perfectly", "fast delivery",
-             "excellent value", "highly recommend", "really happy with it")  # fmt: skip
-_NEGATIVE = ("broke after a week", "terrible quality", "waste of money", "arrived late",
-             "very disappointed", "does not work", "would not buy again")  # fmt: skip
-_NEUTRAL = ("it is okay", "does the job", "average quality", "as described")
-_QUERY_WORDS = ("cheap", "best", "new", "red", "black", "sale", "gift", "small")
-
-
-@dataclass(frozen=True)
-class _UserPlan:
-    user_id: str
-    group: int
-    signup_day: int
-    churn_day: int | None
-    return_day: int | None
-    sessions_per_day: float
-    buy_prob: float
-
-    def active(self, day: int) -> bool:
-        if day < self.signup_day:
-            return False
-        if self.churn_day is None or day < self.churn_day:
-            return True
-        return self.return_day is not None and day >= self.return_day
-
-
-def _plans(users: int, days: int, seed: int) -> list[_UserPlan]:
-    """The planted ground truth; drawn first, from its own RNG, so events cannot drift."""
-    if users < 1 or days < 1:
-        raise ValueError(f"users and days must be >= 1, got users={users}, days={days}")
-    rng = random.Random(f"plans-{seed}")
-    plans = []
-    for n in range(users):
-        signup = rng.randrange(max(1, days // 3))
-        churn = ret = None
-        if rng.random() < 0.35 and days - signup > 21:
-            churn = rng.randrange(signup + 7, days - 7)
-            if rng.random() < 0.35 and days - churn > 21:
-                ret = rng.randrange(churn + 14, days)
-        group, rate, buy = rng.randrange(len(_GROUP_CORES)), rng.uniform(0.1, 0.6), rng.random()
-        plans.append(_UserPlan(f"syn-u-{n}", group, signup, churn, ret, rate, 0.05 + buy * 0.3))
-    return plans
-
-
-def _category_weights(group: int) -> list[float]:
-    core = _GROUP_CORES[group]
-    rest = (1 - _CORE_SHARE) / (len(CATEGORIES) - len(core))
-    return [_CORE_SHARE / len(core) if c in core else rest for c in CATEGORIES]
-
-
-def _review_text(rng: random.Random, rating: int) -> str:
-    pool = _POSITIVE if rating >= 4 else _NEGATIVE if rating <= 2 else _NEUTRAL
-    return ", ".join(rng.sample(pool, 2)).capitalize() + "."
-
-
-class _Session:
-    """Builds the events of one user session at increasing timestamps."""
-
-    def __init__(self, rng: random.Random, plan: _UserPlan, t: datetime, sid: str) -> None:
-        self.rng, self.plan, self.t, self.sid = rng, plan, t, sid
-        self.events: list[dict[str, Any]] = []
-        self.seq = 0
-
-    def emit(self, kind: str, **fields: Any) -> None:
-        self.t += timedelta(seconds=self.rng.randint(5, 90))
-        self.seq += 1
-        self.events.append(
-            _event(
-                event_id=f"syn-{self.sid[6:]}-{self.seq}",
-                user_id=self.plan.user_id,
-                type=kind,
-                ts=self.t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                session_id=self.sid,
-                **fields,
-            )
-        )
-
-
-def _session(
-    rng: random.Random,
-    plan: _UserPlan,
-    day: int,
-    start: datetime,
-    n: int,
-    bought: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
-    t = start + timedelta(days=day, seconds=rng.randrange(22 * 3600))
-    s = _Session(rng, plan, t, f"syn-s-{plan.user_id[6:]}-{n}")
-    if n == 0:
-        s.emit("signup")
-    elif rng.random() < 0.7:
-        s.emit("login")
-    weights = _category_weights(plan.group)
-    cart: list[dict[str, Any]] = []
-    for _ in range(rng.randint(1, 8)):
-        cat = rng.choices(CATEGORIES, weights)[0]
-        if rng.random() < 0.3:
-            s.emit("search", category=cat, query=f"{rng.choice(_QUERY_WORDS)} {cat}")
-        sku = rng.randrange(40)
-        item = {
-            "item_id": f"sku-{cat}-{sku}",
-            "category": cat,
-            "price": round(5 + (CATEGORIES.index(cat) * 37 + sku * 13) % 200 + 0.99, 2),
-        }
-        s.emit("view", **item)
-        if rng.random() < 0.25:
-            s.emit("add_to_cart", quantity=1, **item)
-            cart.append(item)
-    if cart and rng.random() < 0.2:
-        s.emit("remove_from_cart", quantity=1, **cart.pop(rng.randrange(len(cart))))
-    if cart and rng.random() < plan.buy_prob * 2:
-        for item in cart:
-            s.emit("purchase", quantity=rng.choice((1, 1, 1, 2)), **item)
-            bought.append(item)
-    elif bought and rng.random() < 0.03:
-        s.emit("refund", quantity=1, **bought.pop(rng.randrange(len(bought))))
-    if bought and rng.random() < 0.15:
-        # Users near their churn day are unhappier: sentiment is a planted churn signal.
-        near_churn = plan.churn_day is not None and 0 <= plan.churn_day - day <= 21
-        rating = rng.choice((1, 2, 2, 3, 4) if near_churn else (2, 3, 4, 4, 5, 5))
-        item = rng.choice(bought)
-        text = _review_text(rng, rating)
-        s.emit(
-            "review", item_id=item["item_id"], category=item["category"], rating=rating, text=text
-        )
-    return s.events
-
-
-def _generate(
-    users: int, days: int, seed: int, start: str
-) -> tuple[list[_UserPlan], Iterator[dict[str, Any]]]:
-    plans = _plans(users, days, seed)
-    origin = datetime.combine(date.fromisoformat(start), datetime.min.time(), UTC)
-
-    def events() -> Iterator[dict[str, Any]]:
-        rng = random.Random(f"events-{seed}")
-        sessions = [0] * users
-        bought: list[list[dict[str, Any]]] = [[] for _ in range(users)]
-        for day in range(days):
-            today: list[dict[str, Any]] = []
-            for n, plan in enumerate(plans):
-                if not plan.active(day):
-                    continue
-                fading = plan.churn_day is not None and 0 <= plan.churn_day - day <= 14
-                rate = plan.sessions_per_day * (0.4 if fading else 1.0)
-                count = 1 if day in (plan.signup_day, plan.return_day) else int(rate + rng.random())
-                for _ in range(count):
-                    today += _session(rng, plan, day, origin, sessions[n], bought[n])
-                    sessions[n] += 1
-            today.sort(key=lambda e: (e["ts"], e["user_id"], e["event_id"]))
-            yield from today
-
-    return plans, events()
+# The generator lives in `streams.synthetic`, which imports `CATEGORIES` and `_event` from
+# here; it is imported inside the functions below so neither module imports the other first.
 
 
 def synthetic_events(
@@ -317,10 +153,14 @@ def synthetic_events(
 
     Synthetic data is labelled by its ids: users ``syn-u-<n>``, events ``syn-...``, sessions
     ``syn-s-...``. Every event type of the contract occurs. Planted structure (returned by
-    `synthetic_truth`): each user belongs to one of 6 interest groups and draws 85% of
-    views/purchases from its 4 core categories; ~35% of users churn (no events from
-    ``churn_day`` on, after fewer sessions and worse reviews in the weeks before), and
-    ~35% of churners come back on ``return_day``. Deterministic given the arguments.
+    `synthetic_truth`, detailed in `streams.synthetic`): each user belongs to one of 6
+    interest groups with graded preferences (3 core categories, then 4 secondary ones with
+    decreasing weights); a user starts with a few of the group's categories and discovers
+    the others over time at their own pace, in an order favouring the group's strong
+    categories; 3% of picks explore outside the group and do not stick. ~35% of users churn
+    (no events from ``churn_day`` on, after fewer sessions and worse reviews in the weeks
+    before), and ~35% of churners come back on ``return_day``. Deterministic given the
+    arguments.
 
     Parameters
     ----------
@@ -337,7 +177,9 @@ def synthetic_events(
     >>> first["user_id"].startswith("syn-u-"), first["type"]
     (True, 'signup')
     """
-    return _generate(users, days, seed, start)[1]
+    from streams.synthetic import generate
+
+    return generate(users, days, seed, start)[1]
 
 
 def synthetic_truth(
@@ -345,26 +187,30 @@ def synthetic_truth(
 ) -> dict[str, dict[str, Any]]:
     """Return the planted ground truth of `synthetic_events` with the same arguments.
 
-    Per user id: ``group`` (0..5), ``group_categories`` (its core categories),
-    ``churn_day`` (days since `start`; the user has no events from this day until
-    ``return_day``; ``None`` if the user never churns) and ``return_day`` (the day the user
-    is back, with at least one session that day; ``None`` if never).
+    Per user id:
+
+    - ``group`` (0..5); ``group_categories``: all categories of the group, strongest first
+      (core, then secondary by decreasing weight); ``core_categories``: its 3 core ones;
+    - ``start_categories``: the group categories the user knows at signup;
+      ``discovery_order``: the user's other group categories in the order they are
+      discovered; ``discovery_pace``: the probability, per session, of discovering the next
+      one (how many are discovered by a given day depends on the sessions drawn);
+    - ``churn_day`` (days since `start`; the user has no events from this day until
+      ``return_day``; ``None`` if the user never churns) and ``return_day`` (the day the
+      user is back, with at least one session that day; ``None`` if never).
 
     Examples
     --------
-    >>> synthetic_truth(users=1, days=10)["syn-u-0"]["churn_day"] is None
+    >>> truth = synthetic_truth(users=1, days=10)["syn-u-0"]
+    >>> truth["churn_day"] is None, truth["core_categories"] == truth["group_categories"][:3]
+    (True, True)
+    >>> sorted(truth["start_categories"] + truth["discovery_order"]) == sorted(
+    ...     truth["group_categories"])
     True
     """
-    plans, _ = _generate(users, days, seed, start)
-    return {
-        p.user_id: {
-            "group": p.group,
-            "group_categories": list(_GROUP_CORES[p.group]),
-            "churn_day": p.churn_day,
-            "return_day": p.return_day,
-        }
-        for p in plans
-    }
+    from streams.synthetic import generate
+
+    return {p.user_id: p.truth() for p in generate(users, days, seed, start)[0]}
 
 
 # --------------------------------------------------------------------------- files

@@ -98,11 +98,12 @@ class Worker:
 
 
 @pytest.fixture()
-def lifeline(broker: str, database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def lifeline(broker: str, database: str, tmp_path: Path,
+             request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Settings for one test: fresh topic prefix, consumer group and data dir; topics created.
 
     Yields ``{"settings": Settings, "env": dict, "worker": () -> Worker}``; workers are stopped
-    at teardown.
+    at teardown. ``@pytest.mark.lifeline_env(LIFELINE_X="...")`` overrides variables.
     """
     from streams.admin import create_topics
     from streams.settings import Settings
@@ -120,6 +121,9 @@ def lifeline(broker: str, database: str, tmp_path: Path) -> Iterator[dict[str, A
         "LIFELINE_SINK_INTERVAL": "0.2",
         "PYTHONPATH": str(ROOT),
     }
+    marker = request.node.get_closest_marker("lifeline_env")
+    if marker is not None:
+        env.update(marker.kwargs)
     settings = Settings.from_env(env)
     create_topics(settings)
     workers: list[Worker] = []
@@ -134,3 +138,21 @@ def lifeline(broker: str, database: str, tmp_path: Path) -> Iterator[dict[str, A
     finally:
         for w in workers:
             w.stop()
+
+
+def read_topic(bootstrap: str, topic: str, *, at_least: int = 0,
+               wait: float = 10.0) -> list[tuple[bytes | None, bytes]]:
+    """Every ``(key, value)`` in ``topic`` from the beginning (waits for ``at_least``)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=2000, group_id=None)
+    out: list[tuple[bytes | None, bytes]] = []
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            out.extend((m.key, m.value) for m in consumer)
+            if len(out) >= at_least or time.monotonic() > deadline:
+                return out
+    finally:
+        consumer.close()

@@ -120,12 +120,66 @@ def test_synthetic_truth__groups_match_behaviour(synthetic: list[dict[str, Any]]
     assert len(truth) == SMALL["users"]
     assert {e["user_id"] for e in synthetic} <= set(truth)
     assert {t["group"] for t in truth.values()} <= set(range(6))
-    in_group = Counter(
-        e["category"] in truth[e["user_id"]]["group_categories"]
-        for e in synthetic
-        if e["type"] in {"view", "purchase"}
-    )
-    assert in_group[True] / (in_group[True] + in_group[False]) > 0.75
+    kind: Counter[str] = Counter()
+    for e in synthetic:
+        if e["type"] in {"view", "purchase"}:
+            t = truth[e["user_id"]]
+            in_group = e["category"] in t["group_categories"]
+            kind[
+                "core" if e["category"] in t["core_categories"] else "sec" if in_group else "out"
+            ] += 1
+    total = sum(kind.values())
+    assert kind["out"] / total < 0.06  # exploration outside the group is rare
+    assert kind["core"] > 2 * kind["sec"] > 0  # graded: core categories dominate
+
+
+def test_synthetic_truth__plans_are_consistent() -> None:
+    truth = synthetic_truth(**SMALL)
+    for t in truth.values():
+        group, core = t["group_categories"], t["core_categories"]
+        assert len(group) == 7 and core == group[:3]
+        assert sorted(t["start_categories"] + t["discovery_order"]) == sorted(group)
+        assert 2 <= len(set(t["start_categories"]) & set(core)) <= 3
+        assert 0.02 <= t["discovery_pace"] <= 0.15
+    # secondary categories are shared within a group, and groups differ
+    by_group = {t["group"]: tuple(t["group_categories"]) for t in truth.values()}
+    assert all(tuple(t["group_categories"]) == by_group[t["group"]] for t in truth.values())
+    assert len(set(by_group.values())) == len(by_group) == 6
+
+
+def _first_touches(events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per user, categories in order of first touch (by session number, then event number)."""
+    order: dict[str, list[tuple[int, int, str]]] = {}
+    for e in events:
+        if e["category"]:
+            session = int(e["session_id"].rsplit("-", 1)[1])
+            seq = int(e["event_id"].rsplit("-", 1)[1])
+            order.setdefault(e["user_id"], []).append((session, seq, e["category"]))
+    return {u: list(dict.fromkeys(c for *_, c in sorted(rows))) for u, rows in order.items()}
+
+
+def test_synthetic_events__users_discover_their_group_over_time(
+    synthetic: list[dict[str, Any]],
+) -> None:
+    truth = synthetic_truth(**SMALL)
+    discovered = 0
+    for user, cats in _first_touches(synthetic).items():
+        t = truth[user]
+        new = [c for c in cats if c in t["group_categories"] and c not in t["start_categories"]]
+        assert new == t["discovery_order"][: len(new)], user  # in the planted order
+        discovered += len(new)
+    assert discovered > SMALL["users"]  # more than one discovery per user on average
+    # Discovery keeps going: in the last 30% of the days users still find group categories.
+    start, split = date(2026, 1, 1), 0.7 * SMALL["days"]
+    before: dict[str, set[str]] = {}
+    after: dict[str, set[str]] = {}
+    for e in synthetic:
+        if e["category"]:
+            side = before if _day(e, start) < split else after
+            side.setdefault(e["user_id"], set()).add(e["category"])
+    both = [u for u in after if u in before]
+    finders = [u for u in both if (after[u] - before[u]) & set(truth[u]["group_categories"])]
+    assert len(finders) > 0.2 * len(both)
 
 
 def test_synthetic_truth__churners_silent_until_return(synthetic: list[dict[str, Any]]) -> None:
