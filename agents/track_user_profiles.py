@@ -38,11 +38,10 @@ from streams.sinks import (
 )
 from streams.tables import profiles_for_user
 from streams.topics import (
+    TICK_HEADER,
     churn_alerts_topic,
     dead_letters_topic,
-    ingest_topics,
     segment_changes_topic,
-    ticks_topic_name,
     training_topic,
     user_events_topic,
     winback_outcomes_topic,
@@ -155,6 +154,14 @@ async def reassess(users: list[str], partition: int, watermark: float,
             rows.append((PROFILES, profile_row(user_id, state)))
 
 
+def is_tick(headers: Any) -> bool:
+    """True for an operator tick (a ``user-events`` message with the tick header)."""
+    if not headers:
+        return False
+    items = headers.items() if isinstance(headers, dict) else headers
+    return any(key == TICK_HEADER for key, _ in items)
+
+
 async def tick(event: EventT) -> None:
     """An operator tick for one partition: ``{"at": epoch s | null, "all": bool}``.
 
@@ -194,7 +201,7 @@ async def ingest(event: EventT) -> None:
     if not _rebuilt["done"]:
         await models.synced.wait()  # score with the newest published model, never a blank one
         rebuild()
-    if msg.topic == ticks_topic_name:
+    if is_tick(msg.headers):
         await tick(event)
         return
     parsed = parse_event(event.value, now=time.time(),
@@ -234,9 +241,9 @@ async def ingest(event: EventT) -> None:
     await sink.put(rows, event.ack, states)
 
 
-@app.agent(ingest_topics)
+@app.agent(user_events_topic)
 async def track_user_profiles(stream: StreamT[bytes]) -> None:
-    """Consume raw ``user-events`` (and tick) messages, one at a time in partition order."""
+    """Consume raw ``user-events`` messages (and ticks), one at a time in partition order."""
     # noack(): a message is acked by the sink once its rows are written (at-least-once).
     async for event in stream.noack().events():  # type: ignore[attr-defined]  # Stream API
         try:

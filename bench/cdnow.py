@@ -219,7 +219,7 @@ def rescore_everyone(dep: Deployment, at: datetime, partitions: int, quiet: floa
     from streams.admin import publish_ticks
 
     def ticks_done() -> int:
-        return sum(w.log.read_text(errors="replace").count("lifeline-ticks[")
+        return sum(w.log.read_text(errors="replace").count("] tick ")
                    for w in dep.workers)
 
     before = ticks_done()

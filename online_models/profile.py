@@ -136,7 +136,9 @@ class UserState:
         """
         if not data:
             return cls()
-        raw = dict(data)
+        # Copy the containers: the state is mutated in place, and ``data`` may be a value
+        # that is still queued for the changelog.
+        raw: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
         if "recent" in raw:
             packed = base64.b64decode(raw["recent"])
             raw["recent"] = list(struct.unpack(f"<{len(packed) // 4}I", packed))

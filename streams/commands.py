@@ -80,7 +80,7 @@ async def summary(self: faust.cli.AppCommand) -> None:
 )
 async def rescore(self: faust.cli.AppCommand, at: str | None, due_only: bool) -> None:
     """Re-assess users on every partition now (after a model or policy change, or to read
-    everyone's risk at one event time): one tick per partition of lifeline-ticks."""
+    everyone's risk at one event time): one tick per partition of user-events."""
     from streams.admin import publish_ticks
 
     when = None
@@ -90,3 +90,11 @@ async def rescore(self: faust.cli.AppCommand, at: str | None, due_only: bool) ->
         when = parse_ts(at if not at.replace(".", "").isdigit() else float(at))
     n = publish_ticks(settings, at=when, everyone=not due_only)
     self.say(f"sent {n} ticks (at={when}, all={not due_only})")
+
+
+@app.command()
+async def report(self: faust.cli.AppCommand) -> None:
+    """Segment sizes, last day's transitions, win-back uplift (treated vs control), model."""
+    from streams.report import report_text
+
+    self.say(report_text(settings))

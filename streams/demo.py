@@ -76,7 +76,9 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
         if cdnow:
             events.extend(datasets.cdnow_events())
         n_real = len(events)
-        events.extend(datasets.synthetic_events(users=users, days=days))
+        # The synthetic clickstream continues where CDNOW ends, so event time runs on.
+        begin = "1998-07-01" if cdnow else "2026-01-01"
+        events.extend(datasets.synthetic_events(users=users, days=days, start=begin))
         n_valid = len(events)
         events.extend(MALFORMED)
         print(f"events   {n_real:,} CDNOW purchases (real) + {n_valid - n_real:,} synthetic "
@@ -90,7 +92,8 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
                            topic=settings.topic("user-events")))
         start = None
         with tqdm(total=n_valid, desc="processed", unit="ev") as bar:
-            while (done := _total_events(settings.database_url)) < n_valid:
+            done = 0
+            while (done := max(done, _total_events(settings.database_url))) < n_valid:
                 if worker.poll() is not None:
                     print(f"worker exited with {worker.returncode}; see {workdir}/worker.log")
                     return 1
@@ -100,9 +103,10 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
                 time.sleep(0.5)
             bar.update(done - bar.n)
         elapsed = time.monotonic() - (start or time.monotonic())
-        from streams.report import summary_text
+        from streams.report import report_text, summary_text
 
         print(summary_text(settings, elapsed=elapsed or None))
+        print(report_text(settings))
         print(f"logs     {workdir}")
         return 0
     finally:

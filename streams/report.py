@@ -1,10 +1,11 @@
-"""Read-backs for operators: the demo summary and ``python -m streams report``."""
+"""Read-backs for operators: ``python -m streams summary`` and ``python -m streams report``."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from streams.db import UserProfile, make_engine
 from streams.settings import Settings
@@ -53,4 +54,44 @@ def summary_text(settings: Settings, *, elapsed: float | None = None) -> str:
         lines.append(f"dead letters     unknown ({exc.__class__.__name__})")
     top = ", ".join(f"{c} ({n:,} users)" for c, n in tops.most_common(5))
     lines.append(f"top categories   {top or '-'}")
+    return "\n".join(lines)
+
+
+def report_text(settings: Settings) -> str:
+    """Segment sizes, the last day of transitions, alerts and win-back uplift, model quality."""
+    from online_models.alerts import uplift
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            sizes = conn.execute(text(
+                "SELECT dimension, segment, count(*) FROM segment_memberships "
+                "GROUP BY dimension, segment ORDER BY dimension, count(*) DESC")).all()
+            last = conn.execute(text("SELECT max(at) FROM segment_transitions")).scalar()
+            moves = conn.execute(text(
+                "SELECT dimension, from_segment, to_segment, count(*) FROM segment_transitions "
+                "WHERE at > :since GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC"),
+                {"since": last - timedelta(days=1) if last else None}).all()
+            alerts: dict[bool, int] = dict(conn.execute(text(
+                "SELECT control, count(*) FROM churn_alerts GROUP BY control")).tuples().all())
+            returned: dict[bool, int] = dict(conn.execute(text(
+                "SELECT control, count(*) FROM winback_outcomes GROUP BY control")).tuples().all())
+            model = conn.execute(text(
+                "SELECT version, examples, roc_auc, log_loss, drifts FROM model_versions "
+                "ORDER BY version DESC LIMIT 1")).first()
+    finally:
+        engine.dispose()
+    lines = ["segments (current members)"]
+    lines += [f"  {dim:<10} {seg or '-':<28} {n:>9,}" for dim, seg, n in sizes] or ["  -"]
+    lines.append(f"transitions in the last day of event time (to {last})")
+    lines += [f"  {dim:<10} {a or '-':>16} -> {b or '-':<16} {n:>9,}" for dim, a, b, n in moves]
+    lift = uplift(returned.get(False, 0), alerts.get(False, 0),
+                  returned.get(True, 0), alerts.get(True, 0))
+    lines.append(f"win-back: treated {lift['treated_total']:,} alerts, return rate "
+                 f"{lift['treated_rate']}; control {lift['control_total']:,}, return rate "
+                 f"{lift['control_rate']}; uplift {lift['uplift']} "
+                 f"(95% CI {lift['ci_low']} .. {lift['ci_high']})")
+    if model is not None:
+        lines.append(f"churn model v{model[0]}: {model[1]:,} labelled examples, progressive "
+                     f"ROC AUC {model[2]}, log loss {model[3]}, drifts {model[4]}")
     return "\n".join(lines)

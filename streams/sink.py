@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -101,7 +101,8 @@ class Sink:
     def __init__(self, engine_factory: Callable[[], Engine], *, batch: int = 2000,
                  interval: float = 1.0, max_pending: int = 50_000,
                  max_backoff: float = 10.0,
-                 on_state: Callable[[int, Any, Any], Any] | None = None) -> None:
+                 on_state: Callable[[Mapping[Any, tuple[int, Any]]], Awaitable[None]]
+                 | None = None) -> None:
         if batch < 1 or max_pending < batch or interval <= 0:
             raise ValueError("need batch >= 1, max_pending >= batch and interval > 0")
         self._engine_factory = engine_factory
@@ -111,6 +112,7 @@ class Sink:
         self._rows: dict[Upsert, dict[tuple[Any, ...], Row]] = {}
         self._acks: list[Ack] = []
         self._states: dict[Any, tuple[int, Any]] = {}
+        self._buffered = 0
         self.on_state = on_state
         self._inflight = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifeline-sink")
@@ -129,13 +131,14 @@ class Sink:
     def add(self, spec: Upsert, row: Row) -> None:
         """Buffer one row without an ack (its message is acked by a later :meth:`put`)."""
         self._rows.setdefault(spec, {})[tuple(row[k] for k in spec.keys)] = row
+        self._buffered += 1
 
     async def put(self, rows: Sequence[tuple[Upsert, Row]], ack: Ack | None,
                   states: Mapping[Any, tuple[int, Any]] | None = None) -> None:
         """Buffer rows for one source message; ``ack`` runs once they are written.
 
         ``states`` maps table keys to ``(partition, value)``: handed to ``on_state`` after the
-        rows are written and before the ack (the newest value per key and flush).
+        rows are written and awaited before the acks (the newest value per key and flush).
         """
         while not self._room.is_set():
             await self._room.wait()
@@ -145,8 +148,8 @@ class Sink:
             self._states.update(states)
         if ack is not None:
             self._acks.append(ack)
-        if len(self._acks) >= self.batch:
-            self._due.set()
+        if len(self._acks) >= self.batch or self._buffered >= self.batch:
+            self._due.set()  # a batch of messages, or of rows (one message may carry many)
         if self.pending >= self.max_pending:
             self._room.clear()
 
@@ -160,6 +163,7 @@ class Sink:
         async with self._lock:
             rows, acks, states = self._rows, self._acks, self._states
             self._rows, self._acks, self._states = {}, [], {}
+            self._buffered = 0
             if not rows and not acks and not states:
                 return 0
             batches = {spec: list(by_key.values()) for spec, by_key in rows.items()}
@@ -178,9 +182,8 @@ class Sink:
                     backoff = min(backoff * 2, self.max_backoff)
             self.rows_written += written
             self._inflight = 0
-            if self.on_state is not None:
-                for key, (partition, value) in states.items():
-                    self.on_state(partition, key, value)
+            if self.on_state is not None and states:
+                await self.on_state(states)  # delivered (broker ack) before any source ack
             for ack in acks:
                 ack()
             if self.pending < self.max_pending:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -35,13 +37,27 @@ ALERTS = Upsert(_table(ChurnAlert), ("alert_id",), update=False)
 OUTCOMES = Upsert(_table(WinbackOutcome), ("alert_id",), update=False)
 MODEL_VERSIONS = Upsert(_table(ModelVersion), ("version",), update=False)
 
+async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
+    """Publish users' states to the table's changelog and wait until the broker has them.
+
+    Faust's own buffered changelog writes (``send_soon``) are flushed before a commit with a
+    0.1 s give-up, so a commit can overtake them; these are awaited before any source ack.
+    """
+    table = profiles_for_user
+    pending = [await table.changelog_topic.send(key=key, value=value, partition=partition,
+                                                # keeps a rocksdb store's offsets current
+                                                callback=table._on_changelog_sent)  # type: ignore[attr-defined]
+               for key, (partition, value) in states.items()]
+    await asyncio.gather(*pending)
+
+
 sink = Sink(
     lambda: make_engine(settings.database_url),
     batch=settings.sink_batch,
     interval=settings.sink_interval,
     max_pending=settings.sink_max_pending,
     # A user's state reaches the table's changelog only after its rows reached the database.
-    on_state=profiles_for_user.send_changelog,
+    on_state=write_changelog,
 )
 
 

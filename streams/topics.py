@@ -24,27 +24,17 @@ WINBACK_OUTCOMES = TopicSpec("winback-outcomes")
 # Internal: workers -> the one trainer (one partition: one learner), and trainer -> workers.
 TRAINING = TopicSpec("lifeline-training", partitions=1)
 MODELS = TopicSpec("lifeline-models", partitions=1)
-# Internal, co-partitioned with user-events: operator ticks (`python -m streams rescore`).
-TICKS = TopicSpec("lifeline-ticks")
-
 ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_OUTCOMES,
-              TRAINING, MODELS, TICKS)
+              TRAINING, MODELS)
+
+# Operator ticks (`python -m streams rescore`) travel in user-events itself, one per partition,
+# marked by this header: they reach exactly the worker that owns the partition's users.
+TICK_HEADER = "lifeline-tick"
 
 # Raw bytes in: every message is validated by online_models.contract, never decoded by Faust,
 # so a malformed message can reach the dead-letter topic with its original bytes.
 user_events_topic = app.topic(
     settings.topic(USER_EVENTS.name),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.partitions,
-)
-ticks_topic_name = settings.topic(TICKS.name)
-# What the profile agent reads: user events and, on the same partitions, ticks.
-ingest_topics = app.topic(
-    settings.topic(USER_EVENTS.name),
-    ticks_topic_name,
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",

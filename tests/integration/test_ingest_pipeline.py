@@ -151,6 +151,12 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
 
     lifeline["worker"]()
     want_all = expected_totals(phase1 + phase2)
-    wait_for(lambda: db_totals(settings.database_url) == want_all, timeout=240,
-             what="exact totals after kill -9 and restart")
+    try:
+        wait_for(lambda: db_totals(settings.database_url) == want_all, timeout=300,
+                 what="exact totals after kill -9 and restart")
+    except BaseException:
+        got = db_totals(settings.database_url)
+        wrong = {u: (got.get(u), w) for u, w in want_all.items() if got.get(u) != w}
+        raise AssertionError(f"{len(wrong)} users differ (got, want): "
+                             f"{list(wrong.items())[:5]}") from None
     producer.close()

@@ -22,6 +22,7 @@ from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from streams.admin import publish_ticks
+from streams.report import report_text
 from tests.integration.conftest import read_topic, wait_for
 
 pytestmark = [
@@ -139,6 +140,11 @@ def test_lifecycle__silence_alerts_once_control_held_back_and_journey_segments(
     wait_for(lambda: rows(url, "SELECT lifecycle FROM user_profiles "
                                f"WHERE user_id = '{journey}'") == [("churned",)],
              timeout=60, what="the tick to re-assess the journey user")
+
+    text = report_text(settings)
+    treated_total = rows(url, "SELECT count(*) FROM churn_alerts WHERE NOT control")[0][0]
+    assert f"win-back: treated {treated_total:,} alerts" in text
+    assert "lifecycle  churned" in text
     producer.close()
 
 
