@@ -43,10 +43,14 @@ def create_topics(settings: Settings) -> dict[str, str]:
                 result[name] = "created"
             except TopicAlreadyExistsError:
                 result[name] = "exists"
-        described = admin.describe_topics([n for n, r in result.items() if r == "exists"])
+        existing_names = [n for n, r in result.items() if r == "exists"]
+        # (an empty list would describe every topic of the cluster)
+        described = admin.describe_topics(existing_names) if existing_names else []
         for desc in described:
             have = len(desc.get("partitions", []))
             name = desc.get("name") or desc.get("topic")
+            if name not in plan:
+                continue
             want = plan[name]
             if have and have != want:
                 raise ValueError(f"topic {name} has {have} partitions, expected {want}"
