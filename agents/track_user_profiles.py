@@ -124,10 +124,8 @@ def keep(user_id: str, state: UserState, partition: int, out: Emits,
     state.ext["p"] = partition
     schedule = schedules.setdefault(partition, DueSchedule())
     if out.due is None:
-        state.ext.pop("due", None)
         schedule.unschedule(user_id)
     else:
-        state.ext["due"] = int(out.due)
         schedule.schedule(user_id, out.due)
     value = state.to_dict()
     profiles_for_user.data[user_id] = value  # changelog after the database write (sink)
@@ -152,6 +150,17 @@ async def reassess(users: list[str], partition: int, watermark: float,
         moved = abs((state.churn_risk or 0.0) - (risk_before or 0.0)) >= RISK_STEP
         if moved or state.segments != segments_before or risk_before is None:
             rows.append((PROFILES, profile_row(user_id, state)))
+
+
+async def catch_up(partition: int, watermark: float, rows: list[tuple[Upsert, Row]],
+                   states: dict[str, tuple[int, Any]], training: list[dict[str, Any]]) -> int:
+    """Re-assess every user due by ``watermark``, each at its due time, until none is left."""
+    schedule = schedules.setdefault(partition, DueSchedule())
+    count = 0
+    while due := schedule.pop_due(watermark):
+        await reassess(due, partition, watermark, rows, states, training)
+        count += len(due)
+    return count
 
 
 def is_tick(headers: Any) -> bool:
@@ -179,17 +188,17 @@ async def tick(event: EventT) -> None:
         await dead_letter(event, "bad_tick", str(exc)[:200])
         return
     watermarks[partition] = watermark
-    schedule = schedules.setdefault(partition, DueSchedule())
-    due = schedule.pop_due(watermark)
-    if everyone:
-        due = [u for u, raw in profiles_for_user.items()
-               if (raw or {}).get("ext", {}).get("p") == partition]
     rows: list[tuple[Upsert, Row]] = []
     states: dict[str, tuple[int, Any]] = {}
     training: list[dict[str, Any]] = []
-    await reassess(due, partition, watermark, rows, states, training)
+    count = await catch_up(partition, watermark, rows, states, training)
+    if everyone:
+        users = [u for u, raw in profiles_for_user.items()
+                 if (raw or {}).get("ext", {}).get("p") == partition]
+        await reassess(users, partition, watermark, rows, states, training)
+        count += len(users)
     log.info("tick %s[%s]: watermark %s, %d users re-assessed", event.message.topic, partition,
-             watermark, len(due))
+             watermark, count)
     if training:
         await training_topic.send(value={"examples": training})
     await sink.put(rows, event.ack, states)
@@ -234,8 +243,7 @@ async def ingest(event: EventT) -> None:
         # Rewrite the row anyway: it is idempotent, and cheap next to a lost update.
         stats["duplicate"] += 1
     rows.append((PROFILES, profile_row(user_id, state)))
-    due = schedules.get(partition, DueSchedule()).pop_due(watermark)
-    await reassess(due, partition, watermark, rows, states, training)
+    await catch_up(partition, watermark, rows, states, training)
     if training:  # one message per source event: the trainer learns them in order
         await training_topic.send(value={"examples": training})
     await sink.put(rows, event.ack, states)

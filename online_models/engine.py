@@ -105,9 +105,15 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
     every = config.rescore_days * (4 if state.segments.get("lifecycle") == "churned" else 1)
     rescore = at + every * DAY
     boundary = next_boundary(state, at, config.lifecycle)
+    if label_due is not None:
+        label_due += 1.0  # a label resolves once time has passed t + H
     dues = [d for d in (label_due, rescore, boundary) if d is not None]
-    # Strictly later than now: a label due at exactly ``at`` resolves once time passes it.
-    out.due = max(min(dues), at + 1.0) if dues else None
+    out.due = max(min(dues), at + 1.0) if dues else None  # strictly later than now
+    if out.due is None:
+        state.ext.pop(DUE, None)
+    else:
+        out.due = float(int(out.due))
+        state.ext[DUE] = int(out.due)
 
 
 def _resolve(state: UserState, purchase_at: float | None, at: float, config: EngineConfig,
@@ -119,6 +125,7 @@ def _resolve(state: UserState, purchase_at: float | None, at: float, config: Eng
 
 
 RFM_SAMPLED_AT = "rs"
+DUE = "due"  # when the user must be re-assessed (whole epoch seconds)
 
 
 def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -> None:
@@ -133,7 +140,12 @@ def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -
 
 def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
              models: ModelBundle, config: EngineConfig, offset: int | None = None) -> Emits:
-    """Apply a valid event and re-assess the user at ``max(watermark, event.ts)``.
+    """Apply a valid event and re-assess the user at the user's own clock (latest event time).
+
+    The user's clock, not the partition watermark, stamps what an event decides, so a replay
+    after a crash decides the same things at the same times (the watermark a replay starts
+    from can be ahead of the one the first run had). ``watermark`` is the partition's clock;
+    it only matters through :func:`on_tick`.
 
     >>> from online_models.contract import Event
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
@@ -147,7 +159,7 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
     """
     if not apply_event(state, event, config.profile, offset=offset):
         return Emits(applied=False)
-    at = max(watermark, event.ts)
+    at = max(event.ts, state.last_seen or event.ts)
     out = Emits()
     if event.type == "purchase":
         _resolve(state, event.ts, at, config, out)
@@ -169,16 +181,23 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
 
 def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBundle,
             config: EngineConfig) -> Emits:
-    """Re-assess a silent user whose due time the watermark has passed.
+    """Re-assess a silent user whose due time the watermark has passed, at that due time.
+
+    Evaluating at the due time (never later than ``watermark``) stamps transitions when they
+    happened and makes them independent of which event moved the watermark past it.
 
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig(horizon_days=30)
     >>> _ = on_event("u1", s, Event("e1", "u1", "purchase", 0.0, price=30.0),
     ...              watermark=0.0, models=m, config=cfg)
-    >>> out = on_tick("u1", s, watermark=31 * 86_400.0, models=m, config=cfg)
-    >>> [(ex["k"], ex["y"]) for ex in out.training if ex["k"] == "churn"]
-    [('churn', 1)]
+    >>> labels = []
+    >>> while s.ext["due"] <= 31 * 86_400:  # the worker pops the user at each due time
+    ...     out = on_tick("u1", s, watermark=31 * 86_400.0, models=m, config=cfg)
+    ...     labels += [(ex["y"], ex["t"]) for ex in out.training if ex["k"] == "churn"]
+    >>> labels  # the snapshot taken at the purchase: no purchase within 30 days
+    [(1, 0.0)]
     """
+    at = min(watermark, float(state.ext.get(DUE, watermark)))
     out = Emits()
-    _resolve(state, None, watermark, config, out)
-    _assess(user_id, state, watermark, models, config, out)
+    _resolve(state, None, at, config, out)
+    _assess(user_id, state, at, models, config, out)
     return out

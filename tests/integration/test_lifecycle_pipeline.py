@@ -9,6 +9,8 @@ gives one watermark: a ``clock`` user's daily views move event time for everybod
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from typing import Any
 
 import orjson
@@ -37,6 +39,7 @@ pytestmark = [
         LIFELINE_CONTROL_SHARE="0.5",
         LIFELINE_SNAPSHOT_EXAMPLES="1000000",
         LIFELINE_SNAPSHOT_SECONDS="3600",
+        LIFELINE_SINK_BATCH="200",  # small flushes: progress to kill -9 in the middle of
     ),
 ]
 
@@ -167,17 +170,27 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
               for i, u in enumerate(users) for k in range(4)]
     events += [ev(f"clock-{d}", "clock", "view", d + 0.9) for d in range(60)]
     events.sort(key=lambda e: e["ts"])
-    for e in events:
-        producer.send(settings.topic("user-events"), key=e["user_id"].encode(),
-                      value=orjson.dumps(e))
-    producer.flush()
-    url = settings.database_url
 
+    def feed() -> None:  # a live stream: 300 events every 0.1 s
+        for i, e in enumerate(events):
+            producer.send(settings.topic("user-events"), key=e["user_id"].encode(),
+                          value=orjson.dumps(e))
+            if i % 300 == 299:
+                producer.flush()
+                time.sleep(0.1)
+        producer.flush()
+
+    url = settings.database_url
     first = lifeline["worker"]()
+    wait_for(lambda: "Worker]: Ready" in first.log.read_text(errors="replace"), timeout=120,
+             what="the first worker to join")
+    feeder = threading.Thread(target=feed)
+    feeder.start()
     wait_for(lambda: (rows(url, "SELECT coalesce(sum(events), 0) FROM user_profiles")[0][0]
                       > len(events) // 4), timeout=150, every=0.05, what="progress")
     first.kill9()
     at_kill = rows(url, "SELECT coalesce(sum(events), 0) FROM user_profiles")[0][0]
+    feeder.join()
     assert at_kill < len(events), "the worker finished before it could be killed"
 
     lifeline["worker"]()
