@@ -141,3 +141,13 @@ def model_version_row(metrics: dict[str, Any], published_at: float) -> Row:
         "log_loss": metrics.get("logloss"), "base_rate": metrics.get("base_rate"),
         "drifts": metrics.get("drifts", 0), "details": metrics,
     }
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's stub wants sync
+async def flush_sink_on_revoke(sender: Any, *args: Any, **kwargs: Any) -> None:
+    """Write everything pending (rows, then states, then acks) before partitions move.
+
+    Otherwise a flush that finishes after the new assignment's recovery could commit offsets
+    whose state the recovered table does not hold, and those events would never return.
+    """
+    await sink.flush()
