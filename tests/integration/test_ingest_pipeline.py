@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from streams.datasets import synthetic_events
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -89,21 +89,6 @@ def db_totals(url: str) -> dict[str, tuple[int, int, float]]:
     return {r[0]: (r[1], r[2], round(r[3], 2)) for r in rows}
 
 
-def read_dead_letters(bootstrap: str, topic: str, n: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=2000,
-                             group_id=None)
-    out: list[dict[str, Any]] = []
-    try:
-        for _ in range(30):
-            out.extend(orjson.loads(m.value) for m in consumer)
-            if len(out) >= n:
-                break
-    finally:
-        consumer.close()
-    return out
-
-
 def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
     for key, value in items:
         producer.send(topic, key=key, value=value)
@@ -132,8 +117,9 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
     want = expected_totals(phase1)
     wait_for(lambda: db_totals(settings.database_url) == want, timeout=120,
              what="phase-1 profiles")
-    letters = read_dead_letters(settings.bootstrap, settings.topic("user-events-dlq"),
-                                len(MALFORMED))
+    letters = [orjson.loads(v) for _, v in read_topic(
+        settings.bootstrap, settings.topic("user-events-dlq"), at_least=len(MALFORMED),
+        wait=60)]
     by_origin = {(d["partition"], d["offset"]): d for d in letters}
     assert sorted(d["reason"] for d in by_origin.values()) == sorted(r for _, r in MALFORMED)
     originals = {d["value"].encode() for d in by_origin.values()}
