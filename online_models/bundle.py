@@ -78,7 +78,10 @@ class ModelBundle:
                 if not self.sentiment.learn_one(str(ex["text"]), int(ex["rating"])):
                     return False
             elif kind == "rfm":
-                self.rfm.learn_one(float(ex["r"]), float(ex["f"]), float(ex["m"]))
+                at = ex.get("at")
+                self.rfm.learn_one(float(ex["r"]), float(ex["f"]), float(ex["m"]),
+                                   at=None if at is None else float(at),
+                                   span=float(ex.get("s", 1.0)))
             elif kind == "interest":
                 self.interest.learn_one({str(k): float(v) for k, v in ex["a"].items()})
             else:

@@ -132,10 +132,14 @@ def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -
     """The user's raw RFM at ``at``, at most once per ``rescore_days``: every user weighs the
     same in the population quantiles the trainer learns, however often they are assessed."""
     rfm = rfm_inputs(state, at)
-    if rfm is None or at - float(state.ext.get(RFM_SAMPLED_AT, 0)) < config.rescore_days * DAY:
+    previous = float(state.ext.get(RFM_SAMPLED_AT, 0))
+    if rfm is None or at - previous < config.rescore_days * DAY:
         return
     state.ext[RFM_SAMPLED_AT] = int(at)
-    out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2]))
+    # The sample stands for the time since the user's previous one (churned users are
+    # sampled 4x less often): the scorer weighs it by that span, so every buyer counts once.
+    span = (at - previous) / DAY if previous else config.rescore_days
+    out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2], at=at, s=round(span, 3)))
 
 
 def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
