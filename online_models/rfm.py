@@ -181,7 +181,7 @@ class RFMScorer:
     halflife_days
         Half-life of a sample's weight, in event time; ``None`` keeps every sample forever.
     resolution
-        Width of a bin in ``log1p`` units (0.05: values within ~5 % may share a bin).
+        Width of a bin in ``log1p`` units (0.02: values within ~2 % may share a bin).
 
     Examples
     --------
@@ -209,7 +209,7 @@ class RFMScorer:
 
     def __init__(
         self, *, min_samples: int = 20, halflife_days: float | None = 30.0,
-        resolution: float = 0.05,
+        resolution: float = 0.02,
     ) -> None:
         if min_samples < 1:
             raise ValueError(f"min_samples must be >= 1, got {min_samples}")
@@ -296,7 +296,7 @@ class RFMScorer:
         >>> for f in (1, 1, 1, 2, 3, 4, 5):
         ...     rfm.learn_one(1.0, f, 1.0)
         >>> [round(c, 2) for c in rfm.cut_points("f")]
-        [1.06, 2.08, 3.16, 4.08]
+        [1.03, 2.03, 3.01, 4.0]
         """
         if name not in self._hist:
             raise ValueError(f"unknown dimension {name!r}; expected 'r', 'f' or 'm'")

@@ -94,3 +94,70 @@ def test_rfm__scores_always_in_range(r: float, f: int, m: float) -> None:
     assert all(1 <= s <= 5 for s in rfm.score(r, f, m))
     segment = rfm.value_segment(r, f, m)
     assert segment is None if f == 0 else segment in VALUE_SEGMENTS
+
+
+def test_rfm__ties_in_frequency_still_use_every_score() -> None:
+    # 60 % bought once: quantile cut points collapse (0.2 = 0.4 = 0.6 quantile = 1), which
+    # gave F = 2 and F = 3 the same score as F = 4. Tie-aware classes keep them apart.
+    rfm = RFMScorer()
+    rng = random.Random(3)
+    for f in [1] * 600 + [2] * 180 + [3] * 90 + [4] * 50 + [5] * 30 + [8] * 50:
+        rfm.learn_one(rng.uniform(0, 100), f, rng.uniform(0, 100))
+    scores = [rfm.score(50.0, f, 50.0)[1] for f in (1, 2, 3, 4, 5, 8)]
+    assert scores[:3] == [1, 2, 3]
+    assert scores == sorted(scores) and scores[-1] == 5
+    assert len(set(scores)) == 5
+
+
+def test_rfm__decay_follows_an_ageing_population() -> None:
+    # The same buyers, 200 days apart: recent at first, old later (a cohort that ages).
+    kept, decayed = RFMScorer(halflife_days=None), RFMScorer(halflife_days=30.0)
+    rng = random.Random(4)
+    for day in (0, 200):
+        for _ in range(1000):
+            r = rng.uniform(0, 60) + day
+            for rfm in (kept, decayed):
+                rfm.learn_one(r, rng.randint(1, 5), 50.0, at=day * DAY, span=7.0)
+    assert decayed.score(210.0, 3, 50.0)[0] >= 4  # recent for today's buyers
+    assert kept.score(210.0, 3, 50.0)[0] <= 3  # cumulative: half of it is still day 0
+    cuts = decayed.cut_points("r")
+    assert cuts is not None and all(200 < c < 260 for c in cuts)
+
+
+def test_rfm__span_weighs_every_buyer_once() -> None:
+    # Active buyers are sampled every 7 days, lapsed ones every 28 (x4): as many of each.
+    weighted, counted = RFMScorer(halflife_days=None), RFMScorer(halflife_days=None)
+    rng = random.Random(5)
+    for _ in range(200):
+        for _ in range(4):
+            weighted.learn_one(rng.uniform(0, 10), 2, 10.0, span=7.0)
+            counted.learn_one(rng.uniform(0, 10), 2, 10.0)
+        weighted.learn_one(rng.uniform(90, 110), 2, 10.0, span=28.0)
+        counted.learn_one(rng.uniform(90, 110), 2, 10.0)
+    w, c = weighted.cut_points("r"), counted.cut_points("r")
+    assert w is not None and c is not None
+    assert w[1] < 11 and w[2] > 85  # half the buyers are lapsed
+    assert c[2] < 11  # counting samples: 80 % look active
+
+
+def test_rfm__decayed_scorer_pickles_and_migrates_old_snapshots() -> None:
+    rfm = RFMScorer()
+    for i in range(100):
+        rfm.learn_one(float(i), 1 + i % 4, 5.0 * i, at=i * DAY, span=7.0)
+    before = rfm.score(10.0, 3, 300.0)
+    clone = pickle.loads(pickle.dumps(rfm))
+    assert clone.score(10.0, 3, 300.0) == before and clone.n == 100
+    assert len(pickle.dumps(rfm)) < 8000  # bins, not samples
+    old = RFMScorer.__new__(RFMScorer)
+    old.__setstate__({"min_samples": 20, "n": 500, "_cuts": {}})  # a P²-era snapshot
+    assert old.n == 0 and not old.ready and old.score(1.0, 9, 9.0) == (3, 3, 3)
+
+
+def test_rfm__rejects_bad_span_and_values() -> None:
+    for kwargs in ({"span": 0.0}, {"span": float("nan")}):
+        with pytest.raises(ValueError):
+            RFMScorer().learn_one(1.0, 1, 1.0, **kwargs)
+    with pytest.raises(ValueError):
+        RFMScorer().learn_one(float("inf"), 1, 1.0)
+    with pytest.raises(ValueError):
+        RFMScorer(halflife_days=0.0)
