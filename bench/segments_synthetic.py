@@ -14,8 +14,11 @@ it - a condition that does not depend on the recommendations. Reported per recom
 rate (users with >= 1 hit / users evaluated) and precision@k (hits / (k * users evaluated)),
 plus the ratio of hit rates, how many evaluated users touch any new category at all (the
 ceiling of the hit rate), and cluster purity against the planted groups (``synthetic_truth``)
-with every user assigned at the end. The lifecycle / value segments of all users are evaluated
-at the final watermark.
+with every user assigned at the end. Two references read the planted truth (they are not
+recommenders): one knows each user's group (untouched group categories by planted weight, then
+popularity), one the user's hidden discovery order (the next undiscovered category, then
+popularity); they show how much of the gap to popularity the data leaves to any recommender.
+The lifecycle / value segments of all users are evaluated at the final watermark.
 
 Run: ``python -m bench.segments_synthetic [--users 2000 --days 120 --seed 7]``.
 """
@@ -34,6 +37,7 @@ from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from online_models.rfm import RFMScorer, rfm_inputs
 from online_models.segments import evaluate_segments
 from streams.datasets import synthetic_events, synthetic_truth
+from streams.synthetic import group_weights
 
 START = "2026-01-01"
 
@@ -55,6 +59,28 @@ def _hits(
     hits = [len(set(recs[u]) & new[u]) for u in users]
     n = max(len(users), 1)
     return sum(1 for h in hits if h) / n, sum(hits) / (k * n)
+
+
+def _oracles(
+    users: list[str], touched: dict[str, set[str]], truth: dict[str, dict[str, Any]],
+    baseline: GlobalPopularity, k: int,
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Two references that read the planted truth, with the baseline's exclusion rule.
+
+    ``group``: the user's untouched group categories by planted group weight (what a perfect
+    clustering of the group could know), then popularity. ``order``: the next category of the
+    user's own hidden discovery order (drawn per user, not observable), then popularity.
+    ``baseline`` has learned nothing since the split, so it is the one of the split.
+    """
+    group, order = {}, {}
+    for u in users:
+        fill = baseline.recommend({}, k + 20, exclude=touched[u])
+        weights = group_weights(truth[u]["group"])
+        ranked = [c for c in sorted(weights, key=lambda c: -weights[c]) if c not in touched[u]]
+        group[u] = (ranked + [c for c in fill if c not in ranked])[:k]
+        nxt = [c for c in truth[u]["discovery_order"] if c not in touched[u]][:1]
+        order[u] = (nxt + [c for c in fill if c not in nxt])[:k]
+    return group, order
 
 
 def run(*, users: int, days: int, seed: int, k: int, learn_every: int, top: int) -> None:
@@ -103,6 +129,9 @@ def run(*, users: int, days: int, seed: int, k: int, learn_every: int, top: int)
     hr_m, prec_m = _hits(recs_model, new, evaluated, top)
     hr_b, prec_b = _hits(recs_base, new, evaluated, top)
     ceiling = sum(1 for u in evaluated if new[u]) / max(len(evaluated), 1)
+    group_oracle, order_oracle = _oracles(evaluated, touched, truth, baseline, top)
+    hr_g, _ = _hits(group_oracle, new, evaluated, top)
+    hr_o, _ = _hits(order_oracle, new, evaluated, top)
     in_group = sum(len(new[u] & set(truth[u]["group_categories"])) for u in evaluated)
     outside = sum(len(new[u]) for u in evaluated) - in_group
 
@@ -135,6 +164,11 @@ def run(*, users: int, days: int, seed: int, k: int, learn_every: int, top: int)
     print(f"  GlobalPopularity  hit rate {hr_b:.3f}  precision@{top} {prec_b:.3f}")
     ratio = hr_m / max(hr_b, 1e-9)
     print(f"  ratio (hit rate) {ratio:.2f}  (target > 1.5: {'met' if ratio > 1.5 else 'NOT met'})")
+    print("  references that read the planted truth (not recommenders, for scale):")
+    print(f"    knows each user's group    hit rate {hr_g:.3f}  ratio {hr_g / max(hr_b, 1e-9):.2f}"
+          "  (untouched group categories by planted weight, then popularity)")
+    print(f"    knows the hidden order     hit rate {hr_o:.3f}  ratio {hr_o / max(hr_b, 1e-9):.2f}"
+          "  (the user's next undiscovered category, then popularity)")
     print(
         f"  new categories touched after the split: {in_group} of the user's planted group, "
         f"{outside} outside it (exploration)"

@@ -108,3 +108,20 @@ def test_interest__misuse_raises_value_error() -> None:
         _trained().recommend({}, k=-1)
     with pytest.raises(ValueError):
         GlobalPopularity(halflife=0)
+
+
+def test_interest__baseline_matches_the_models_own_fallback() -> None:
+    # bench.segments_synthetic compares against GlobalPopularity(halflife=halflife * k) fed
+    # the same vectors: before clustering, the model must recommend exactly what it does.
+    rng = random.Random(2)
+    model = InterestModel(k=3, init_size=10_000)  # never seeded: global fallback only
+    baseline = GlobalPopularity(halflife=model.halflife * model.k)
+    for i in range(300):
+        vector = _user(rng, i % 3, drop=i % 2)
+        model.learn_one(vector)
+        baseline.learn_one(vector)
+    for probe, exclude in (({}, ()), ({"shoes": 1.0}, ("garden",)), ({"phones": 2.0}, ())):
+        assert model.recommend(probe, k=4, exclude=exclude) == baseline.recommend(
+            probe, k=4, exclude=exclude
+        )
+        assert len(model.recommend(probe, k=4, exclude=exclude)) == 4
