@@ -36,7 +36,7 @@ from streams.sinks import (
     profile_row,
     sink,
 )
-from streams.tables import profiles_for_user
+from streams.tables import complete_recovery, profiles_for_user
 from streams.topics import (
     TICK_HEADER,
     churn_alerts_topic,
@@ -55,13 +55,23 @@ stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0
 # Both are derived from the table, so they are rebuilt after every rebalance.
 watermarks: dict[int, float] = {}
 schedules: dict[int, DueSchedule] = {}
-_rebuilt = {"done": False}
+# Assignments seen (bumped by every rebalance) and the one the table was last completed for.
+_assignment = {"seen": 0, "ready": -1}
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's stub wants sync
 async def forget_partitions(sender: Any, *args: Any, **kwargs: Any) -> None:
-    """Partitions moved: rebuild watermarks and schedules from the table at the next event."""
-    _rebuilt["done"] = False
+    """Partitions moved: complete the table and rebuild watermarks before the next event."""
+    _assignment["seen"] += 1
+
+
+async def prepare() -> None:
+    """Before the first event of an assignment: newest model, complete table, schedules."""
+    generation = _assignment["seen"]
+    await models.synced.wait()  # score with the newest published model, never a blank one
+    await complete_recovery(profiles_for_user)
+    rebuild()
+    _assignment["ready"] = generation
 
 
 def rebuild() -> None:
@@ -77,13 +87,12 @@ def rebuild() -> None:
         watermarks[partition] = max(watermarks.get(partition, 0.0), last)
         if due is not None:
             schedules.setdefault(partition, DueSchedule()).schedule(user_id, float(due))
-    _rebuilt["done"] = True
     log.info("rebuilt watermarks for partitions %s, %d users scheduled",
              sorted(watermarks), sum(len(s) for s in schedules.values()))
 
 
 async def dead_letter(event: EventT, reason: str, detail: str) -> None:
-    """Publish the original message with why and where it came from, then ack it."""
+    """Publish the original message with why and where it came from; ack it in turn."""
     msg = event.message
     stats["dead_letters"] += 1
     log.info("dead letter %s[%s]@%s: %s %s", msg.topic, msg.partition, msg.offset, reason, detail)
@@ -93,7 +102,18 @@ async def dead_letter(event: EventT, reason: str, detail: str) -> None:
                             partition=msg.partition, offset=msg.offset, key=msg.key,
                             value=event.value),
     )
-    event.ack()
+    await ack_in_order(event)
+
+
+async def ack_in_order(event: EventT) -> None:
+    """Ack a message that writes no rows once every message before it is acked.
+
+    Acks go through the sink so they stay in partition order: Faust commits up to the first
+    unacked offset but lets one unacked offset at the head slip through (faust-streaming
+    issue #606), so acking a dead letter before an earlier event's rows were written could
+    commit past that event and lose it in a crash.
+    """
+    await sink.put((), event.ack)
 
 
 # A re-scored silent user's row is rewritten only when its risk moved at least this much
@@ -207,9 +227,8 @@ async def tick(event: EventT) -> None:
 async def ingest(event: EventT) -> None:
     """Validate one message, apply it, and re-assess users the watermark made due."""
     msg = event.message
-    if not _rebuilt["done"]:
-        await models.synced.wait()  # score with the newest published model, never a blank one
-        rebuild()
+    if _assignment["ready"] != _assignment["seen"]:
+        await prepare()
     if is_tick(msg.headers):
         await tick(event)
         return
@@ -224,7 +243,7 @@ async def ingest(event: EventT) -> None:
         # right key and counted when it arrives on the user's partition.
         stats["rekeyed"] += 1
         await user_events_topic.send(key=user_id.encode(), value=event.value)
-        event.ack()
+        await ack_in_order(event)
         return
     bundle, config = models.current, settings.engine
     watermark = max(watermarks.get(partition, parsed.ts), parsed.ts)

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_models.bundle import ModelBundle
 from streams.app import app
+from streams.offsets import log_ends
 from streams.settings import settings
 from streams.topics import models_topic
 
@@ -56,7 +57,7 @@ class ModelCache:
         try:
             tp = TopicPartition(topic, 0)
             consumer.assign([tp])
-            end = (await consumer.end_offsets([tp]))[tp]
+            end = (await log_ends(consumer, [tp]))[tp]
             if end > 0:
                 consumer.seek(tp, end - 1)
             else:

@@ -8,18 +8,19 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 
 from streams.db import UserProfile, make_engine
+from streams.offsets import log_ends_sync
 from streams.settings import Settings
 
 
 def dead_letter_count(settings: Settings) -> int:
-    """Messages in the dead-letter topic (sum of its partitions' end offsets)."""
+    """Messages in the dead-letter topic (sum of its partitions' log ends)."""
     from kafka import KafkaConsumer, TopicPartition
 
     topic = settings.topic("user-events-dlq")
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="lifeline-report")
     try:
         parts = consumer.partitions_for_topic(topic) or set()
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        ends = log_ends_sync(consumer, [TopicPartition(topic, p) for p in parts])
         return int(sum(ends.values()))
     finally:
         consumer.close()

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP
+
 from streams.app import app
+from streams.offsets import log_ends
 from streams.settings import settings
+
+log = logging.getLogger(__name__)
 
 # user id -> online_models.profile.UserState as its compact dict (UserState.to_dict()).
 profiles_for_user = app.Table(
@@ -12,3 +21,57 @@ profiles_for_user = app.Table(
     key_type=str,
     partitions=settings.partitions,
 )
+
+
+async def complete_recovery(table: Any) -> int:
+    """Apply the changelog records of this worker's partitions that recovery did not read.
+
+    Recovery reads each changelog partition up to the end the broker lists; on a broker that
+    lists too little (see streams/offsets.py) the newest states of a few keys stay behind,
+    and their events between those states and the committed offset would never be counted.
+    This reads on from where recovery stopped to the end of the log (one fetch per partition
+    on a broker that lists the end right) and applies what it finds, in log order. Returns
+    the number of records applied. Call it before the first event of a new assignment.
+    """
+    topic = table.changelog_topic.get_topic_name()
+    recovered = app.tables.recovery.active_offsets  # type: ignore[attr-defined]
+    tps = sorted(TopicPartition(tp.topic, tp.partition)
+                 for tp in app.assignor.assigned_actives() if tp.topic == topic)
+    if not tps:
+        return 0
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
+                                enable_auto_commit=False, client_id=f"{settings.app_id}-tail")
+    await consumer.start()
+    applied = 0
+    try:
+        consumer.assign(tps)
+        ends = await log_ends(consumer, tps)
+        for tp in tps:
+            done = recovered.get(TP(tp.topic, tp.partition))
+            # From one record before where recovery says it stopped: applying a record twice,
+            # in log order, changes nothing.
+            start = 0 if done is None else max(done - 1, 0)
+            if start >= ends[tp]:
+                continue
+            consumer.seek(tp, start)
+            before = applied
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for msg in batch.get(tp, []):
+                    if msg.offset >= ends[tp]:
+                        break
+                    key = table._to_key(app.serializers.loads_key(
+                        table.key_type, msg.key, serializer=table.key_serializer))
+                    if msg.value is None:
+                        table.data.pop(key, None)
+                    else:
+                        table.data[key] = table._to_value(app.serializers.loads_value(
+                            table.value_type, msg.value, serializer=table.value_serializer))
+                    table.data.set_persisted_offset(TP(tp.topic, tp.partition), msg.offset)
+                    applied += 1
+            log.info("changelog %s[%s]: recovery read to %s, the log ends at %s: %d records "
+                     "re-applied from %s", tp.topic, tp.partition, done, ends[tp],
+                     applied - before, start)
+    finally:
+        await consumer.stop()
+    return applied
