@@ -131,4 +131,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+    elif url.startswith(("postgresql://", "postgresql+psycopg2://")):
+        # The sink's upserts (INSERT .. ON CONFLICT, no RETURNING) are executemany calls that
+        # SQLAlchemy 2.1 does not turn into "insertmanyvalues" (sqlalchemy#13130), so psycopg2
+        # would run them one round trip per row (~0.25 ms each, releasing and re-taking the
+        # GIL every time). psycopg2's execute_batch sends pages of statements instead.
+        kwargs.setdefault("executemany_mode", "values_plus_batch")
+        kwargs.setdefault("executemany_batch_page_size", 500)
     return create_engine(url, pool_pre_ping=True, **kwargs)
