@@ -117,10 +117,6 @@ def p_alive(
     return 1.0 / (1.0 + math.exp(log_odds))
 
 
-def _finite(value: float) -> float:
-    return float(value) if math.isfinite(value) else 0.0
-
-
 def churn_features(
     state: UserState,
     at: float,
@@ -190,4 +186,5 @@ def churn_features(
         "refund_share": min(1.0, state.refunded / gross) if gross > 0 else 0.0,
         "p_alive": alive,
     }
-    return {k: _finite(v) for k, v in features.items()}
+    isfinite = math.isfinite
+    return {k: float(v) if isfinite(v) else 0.0 for k, v in features.items()}

@@ -55,6 +55,20 @@ def _sq_norm(v: Vector) -> float:
     return sum(w * w for w in v.values())
 
 
+def _nearest_fast(x: Vector, centres: list[Vector], norms: list[float]) -> int:
+    """The index ``min(range(len(centres)), key=_sq_distance to x)`` picks, ``norms[i]`` being
+    ``|centres[i]|^2``: approximate distances first, exact ones only for near ties."""
+    approx = []
+    for centre, cn in zip(centres, norms, strict=True):
+        get = centre.get
+        approx.append(cn - 2.0 * sum([v * get(k, 0.0) for k, v in x.items()]))  # - |x|^2
+    best = min(approx)
+    near = [i for i, d in enumerate(approx) if d <= best + _NEAR_TIE]
+    if len(near) == 1:
+        return near[0]
+    return min(near, key=lambda i: _sq_distance(x, centres[i]))
+
+
 def _mean(points: list[Vector]) -> Vector:
     out: Vector = {}
     for p in points:
@@ -204,8 +218,9 @@ class InterestModel:
             centres.append(rng.choices(points, d)[0] if sum(d) > 0 else rng.choice(points))
         for _ in range(15):  # Lloyd passes on the buffer
             groups: list[list[Vector]] = [[] for _ in centres]
+            norms = [_sq_norm(c) for c in centres]
             for p in points:
-                groups[self._nearest(p, centres)].append(p)
+                groups[_nearest_fast(p, centres, norms)].append(p)
             centres = [_mean(g) if g else c for g, c in zip(groups, centres, strict=True)]
         inertia = sum(min(_sq_distance(p, c) for c in centres) for p in points)
         return inertia, centres
@@ -234,17 +249,7 @@ class InterestModel:
 
     def _nearest_centre(self, x: Vector) -> int:
         """``_nearest(x, self.centres)``, faster (same result, see ``_NEAR_TIE``)."""
-        centres, norms = self.centres, self._centre_norms()
-        xn = _sq_norm(x)
-        approx = []
-        for centre, cn in zip(centres, norms, strict=True):
-            get = centre.get
-            approx.append(xn + cn - 2.0 * sum([v * get(k, 0.0) for k, v in x.items()]))
-        best = min(approx)
-        near = [i for i, d in enumerate(approx) if d <= best + _NEAR_TIE]
-        if len(near) == 1:
-            return near[0]
-        return min(near, key=lambda i: _sq_distance(x, centres[i]))
+        return _nearest_fast(x, self.centres, self._centre_norms())
 
     def _learn_seeded(self, x: Vector) -> None:
         c = self._nearest_centre(x)

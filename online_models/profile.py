@@ -112,11 +112,7 @@ class UserState:
         >>> UserState(events=2).to_dict()
         {'events': 2}
         """
-        out: dict[str, Any] = {}
-        for f in _FIELDS:
-            value = getattr(self, f)
-            if value != _DEFAULTS[f]:
-                out[f] = value
+        out = {f: v for f, d in _DEFAULT_ITEMS if (v := getattr(self, f)) != d}
         if self.recent:
             packed = struct.pack(f"<{len(self.recent)}I", *self.recent)
             out["recent"] = base64.b64encode(packed).decode()
@@ -138,15 +134,17 @@ class UserState:
             return cls()
         # Copy the containers: the state is mutated in place, and ``data`` may be a value
         # that is still queued for the changelog.
-        raw: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+        raw: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v
+                               for k, v in data.items() if k in _DEFAULTS}
         if "recent" in raw:
             packed = base64.b64decode(raw["recent"])
             raw["recent"] = list(struct.unpack(f"<{len(packed) // 4}I", packed))
-        return cls(**{k: v for k, v in raw.items() if k in _DEFAULTS})
+        return cls(**raw)
 
 
 _FIELDS = tuple(f.name for f in fields(UserState))
 _DEFAULTS: dict[str, Any] = {f: getattr(UserState(), f) for f in _FIELDS}
+_DEFAULT_ITEMS = tuple(_DEFAULTS.items())
 
 
 def decayed_affinity(state: UserState, at: float, config: ProfileConfig) -> dict[str, float]:

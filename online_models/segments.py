@@ -100,7 +100,7 @@ def evaluate_segments(
         "value": _value(state, at, rfm),
         "interest": _interest(state, interest),
     }
-    stamp = iso(at)
+    stamp = ""  # formatted only when something changed (most evaluations change nothing)
     changes: list[dict[str, Any]] = []
     for dimension in DIMENSIONS:
         new, reason = found[dimension]
@@ -111,6 +111,7 @@ def evaluate_segments(
             del state.segments[dimension]
         else:
             state.segments[dimension] = new
+        stamp = stamp or iso(at)
         changes.append(
             {
                 "change_id": change_id(user_id, dimension, old, new, stamp),

@@ -125,3 +125,24 @@ def test_interest__baseline_matches_the_models_own_fallback() -> None:
             probe, k=4, exclude=exclude
         )
         assert len(model.recommend(probe, k=4, exclude=exclude)) == 4
+
+
+def test_interest__fast_nearest_centre_is_the_exact_one() -> None:
+    model, rng = _trained(), random.Random(1)
+    cats = [c for group in GROUPS for c in group] + ["new-category"]
+    model.centres.append(dict(model.centres[0]))  # an exact tie: the first index must win
+    for _ in range(2000):
+        x = normalize({c: rng.uniform(0, 3) for c in rng.sample(cats, rng.randint(1, 5))})
+        if x:
+            assert model._nearest_centre(x) == InterestModel._nearest(x, model.centres)
+    assert model._nearest_centre(normalize(dict(model.centres[0]))) == 0
+
+
+def test_interest__cached_labels_follow_learning() -> None:
+    model = InterestModel(k=1, init_size=1)
+    model.learn_one({"shoes": 3.0, "bags": 2.0})
+    assert model.label(0) == "shoes+bags"
+    for _ in range(50):
+        model.learn_one({"toys": 5.0, "games": 4.0})
+    assert model.label(0) == "toys+games"
+    assert pickle.loads(pickle.dumps(model)).label(0) == "toys+games"
