@@ -42,7 +42,6 @@ from streams.topics import (
     churn_alerts_topic,
     dead_letters_topic,
     segment_changes_topic,
-    training_topic,
     user_events_topic,
     winback_outcomes_topic,
 )
@@ -219,9 +218,7 @@ async def tick(event: EventT) -> None:
         count += len(users)
     log.info("tick %s[%s]: watermark %s, %d users re-assessed", event.message.topic, partition,
              watermark, count)
-    if training:
-        await training_topic.send(value={"examples": training})
-    await sink.put(rows, event.ack, states)
+    await sink.put(rows, event.ack, states, outbox=training)  # training: sent once per flush
 
 
 async def ingest(event: EventT) -> None:
@@ -263,9 +260,7 @@ async def ingest(event: EventT) -> None:
         stats["duplicate"] += 1
     rows.append((PROFILES, profile_row(user_id, state)))
     await catch_up(partition, watermark, rows, states, training)
-    if training:  # one message per source event: the trainer learns them in order
-        await training_topic.send(value={"examples": training})
-    await sink.put(rows, event.ack, states)
+    await sink.put(rows, event.ack, states, outbox=training)  # training: sent once per flush
 
 
 @app.agent(user_events_topic)

@@ -36,7 +36,7 @@ async def publish_snapshot(bundle: Any) -> None:
 
 @app.agent(training_topic)
 async def train_models(stream: StreamT[dict[str, Any]]) -> None:
-    """Learn from the training topic (``{"examples": [...]}`` per source event); publish
+    """Learn from the training topic (``{"examples": [...]}`` per worker sink flush); publish
     snapshots by count or time."""
     await models.synced.wait()
     bundle = models.trainer_copy()

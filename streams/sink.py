@@ -3,8 +3,9 @@
 Agents hand the sink rows plus an ``ack`` callback for the source message, and optionally the
 new state of a table key. Rows are coalesced per primary key (the latest wins), written in
 one transaction per flush by a worker thread; only then are the states made durable (one
-changelog write per key and flush, through ``on_state``) and the source messages
-acknowledged. So Faust commits an offset only after its effect is in the database, and a
+changelog write per key and flush, through ``on_state``), the messages queued in the outbox
+are delivered (``on_outbox``, e.g. training examples batched per flush) and the source
+messages acknowledged. So Faust commits an offset only after its effect is in the database, and a
 state never runs ahead of the database: a crash replays from the last commit and recomputes
 the same rows, which the idempotent upserts absorb. If the database is down the flush retries
 with backoff; once ``max_pending`` messages wait, :meth:`Sink.put` blocks the agent
@@ -102,7 +103,8 @@ class Sink:
                  interval: float = 1.0, max_pending: int = 50_000,
                  max_backoff: float = 10.0,
                  on_state: Callable[[Mapping[Any, tuple[int, Any]]], Awaitable[None]]
-                 | None = None) -> None:
+                 | None = None,
+                 on_outbox: Callable[[list[Any]], Awaitable[None]] | None = None) -> None:
         if batch < 1 or max_pending < batch or interval <= 0:
             raise ValueError("need batch >= 1, max_pending >= batch and interval > 0")
         self._engine_factory = engine_factory
@@ -112,8 +114,10 @@ class Sink:
         self._rows: dict[Upsert, dict[tuple[Any, ...], Row]] = {}
         self._acks: list[Ack] = []
         self._states: dict[Any, tuple[int, Any]] = {}
+        self._outbox: list[Any] = []
         self._buffered = 0
         self.on_state = on_state
+        self.on_outbox = on_outbox
         self._inflight = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifeline-sink")
         self._lock = asyncio.Lock()
@@ -134,11 +138,14 @@ class Sink:
         self._buffered += 1
 
     async def put(self, rows: Sequence[tuple[Upsert, Row]], ack: Ack | None,
-                  states: Mapping[Any, tuple[int, Any]] | None = None) -> None:
+                  states: Mapping[Any, tuple[int, Any]] | None = None,
+                  outbox: Sequence[Any] = ()) -> None:
         """Buffer rows for one source message; ``ack`` runs once they are written.
 
         ``states`` maps table keys to ``(partition, value)``: handed to ``on_state`` after the
         rows are written and awaited before the acks (the newest value per key and flush).
+        ``outbox`` items are handed to ``on_outbox`` in order, once per flush, after the
+        states and before the acks.
         """
         while not self._room.is_set():
             await self._room.wait()
@@ -146,6 +153,8 @@ class Sink:
             self.add(spec, row)
         if states:
             self._states.update(states)
+        if outbox:
+            self._outbox.extend(outbox)
         if ack is not None:
             self._acks.append(ack)
         if len(self._acks) >= self.batch or self._buffered >= self.batch:
@@ -161,10 +170,10 @@ class Sink:
     async def flush(self) -> int:
         """Write everything buffered (retrying until the database answers), then ack."""
         async with self._lock:
-            rows, acks, states = self._rows, self._acks, self._states
-            self._rows, self._acks, self._states = {}, [], {}
+            rows, acks, states, outbox = self._rows, self._acks, self._states, self._outbox
+            self._rows, self._acks, self._states, self._outbox = {}, [], {}, []
             self._buffered = 0
-            if not rows and not acks and not states:
+            if not rows and not acks and not states and not outbox:
                 return 0
             batches = {spec: list(by_key.values()) for spec, by_key in rows.items()}
             self._inflight = len(acks)
@@ -184,6 +193,8 @@ class Sink:
             self._inflight = 0
             if self.on_state is not None and states:
                 await self.on_state(states)  # delivered (broker ack) before any source ack
+            if self.on_outbox is not None and outbox:
+                await self.on_outbox(outbox)  # delivered before any source ack too
             for ack in acks:
                 ack()
             if self.pending < self.max_pending:

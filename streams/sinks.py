@@ -24,6 +24,7 @@ from streams.db import (
 from streams.settings import settings
 from streams.sink import Row, Sink, Upsert
 from streams.tables import profiles_for_user
+from streams.topics import training_topic
 
 
 def _table(model: type[Base]) -> Table:
@@ -51,6 +52,21 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
     await asyncio.gather(*pending)
 
 
+# Training examples travel in messages of at most this many (well under the broker's 1 MB).
+TRAINING_CHUNK = 500
+
+
+async def send_training(examples: list[dict[str, Any]]) -> None:
+    """Publish one flush's training examples, in order, and wait until the broker has them.
+
+    One message per flush (not per source event): the trainer learns the examples in the
+    same order, and the worker saves a send per event.
+    """
+    pending = [await training_topic.send(value={"examples": examples[i:i + TRAINING_CHUNK]})
+               for i in range(0, len(examples), TRAINING_CHUNK)]
+    await asyncio.gather(*pending)
+
+
 sink = Sink(
     lambda: make_engine(settings.database_url),
     batch=settings.sink_batch,
@@ -58,6 +74,7 @@ sink = Sink(
     max_pending=settings.sink_max_pending,
     # A user's state reaches the table's changelog only after its rows reached the database.
     on_state=write_changelog,
+    on_outbox=send_training,
 )
 
 

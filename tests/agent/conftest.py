@@ -24,7 +24,7 @@ def _memory_app() -> Iterator[None]:
 def sink_put() -> Iterator[AsyncMock]:
     """Rows the agent hands the database sink; acks run at once (as after a good flush)."""
 
-    async def put(rows, ack, states=None):  # type: ignore[no-untyped-def]
+    async def put(rows, ack, states=None, outbox=()):  # type: ignore[no-untyped-def]
         if ack is not None:
             ack()
 

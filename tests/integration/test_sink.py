@@ -76,3 +76,20 @@ async def test_sink__outage_blocks_producers_and_loses_nothing(database: str) ->
 async def _put_all(sink: Sink, acked: list[int], n: int) -> None:
     for i in range(n):
         await sink.put([(PROFILES, row(f"u{i}", 1, float(i)))], lambda i=i: acked.append(i))
+
+
+async def test_sink__outbox_is_delivered_in_order_after_the_write_before_the_acks(
+    database: str,
+) -> None:
+    events: list[str] = []
+
+    async def deliver(items: list[object]) -> None:
+        assert stored(database), "the outbox goes out after the rows are written"
+        events.append(f"outbox {items}")
+
+    sink = Sink(lambda: make_engine(database), batch=100, interval=10.0, on_outbox=deliver)
+    await sink.put([(PROFILES, row("a", 1))], lambda: events.append("ack 1"), outbox=[1, 2])
+    await sink.put([(PROFILES, row("b", 1))], lambda: events.append("ack 2"), outbox=[3])
+    await sink.flush()
+    sink.close()
+    assert events == ["outbox [1, 2, 3]", "ack 1", "ack 2"]
