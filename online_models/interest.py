@@ -55,18 +55,44 @@ def _sq_norm(v: Vector) -> float:
     return sum(w * w for w in v.values())
 
 
-def _nearest_fast(x: Vector, centres: list[Vector], norms: list[float]) -> int:
-    """The index ``min(range(len(centres)), key=_sq_distance to x)`` picks, ``norms[i]`` being
-    ``|centres[i]|^2``: approximate distances first, exact ones only for near ties."""
-    approx = []
-    for centre, cn in zip(centres, norms, strict=True):
-        get = centre.get
-        approx.append(cn - 2.0 * sum([v * get(k, 0.0) for k, v in x.items()]))  # - |x|^2
-    best = min(approx)
-    near = [i for i, d in enumerate(approx) if d <= best + _NEAR_TIE]
-    if len(near) == 1:
-        return near[0]
-    return min(near, key=lambda i: _sq_distance(x, centres[i]))
+class _CentreIndex:
+    """Derived from the centres, for a fast nearest search: ``|c|^2`` of every centre and, per
+    category, ``-2 c[category]`` of every centre (0.0 where a centre lacks it)."""
+
+    def __init__(self, centres: list[Vector]) -> None:
+        self.norms = [_sq_norm(c) for c in centres]
+        self.columns: dict[str, list[float]] = {}
+        for i, centre in enumerate(centres):
+            self._set(i, centre)
+
+    def _set(self, i: int, centre: Vector) -> None:
+        columns, n = self.columns, len(self.norms)
+        for key, value in centre.items():
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = [0.0] * n
+            column[i] = -2.0 * value
+
+    def update(self, i: int, centre: Vector) -> None:
+        """Centre ``i`` changed."""
+        self.norms[i] = _sq_norm(centre)
+        for column in self.columns.values():
+            column[i] = 0.0
+        self._set(i, centre)
+
+    def nearest(self, x: Vector, centres: list[Vector]) -> int:
+        """The index ``min(range(len(centres)), key=_sq_distance to x)`` picks: approximate
+        distances (``- |x|^2``) first, exact ones only for near ties."""
+        approx, columns = self.norms, self.columns
+        for key, value in x.items():
+            column = columns.get(key)
+            if column is not None:
+                approx = [a + value * c for a, c in zip(approx, column, strict=True)]
+        best = min(approx)
+        near = [i for i, d in enumerate(approx) if d <= best + _NEAR_TIE]
+        if len(near) == 1:
+            return near[0]
+        return min(near, key=lambda i: _sq_distance(x, centres[i]))
 
 
 def _mean(points: list[Vector]) -> Vector:
@@ -207,7 +233,7 @@ class InterestModel:
         self._buffer: list[Vector] = []
         self._popularity: list[_Popularity] = []
         self._global = GlobalPopularity(halflife=halflife * k)
-        self._norms: list[float] = []  # |centre|^2, derived from centres (see _centre_norms)
+        self._index: _CentreIndex | None = None  # derived from centres (see _centre_index)
         self._labels: dict[tuple[int, int], str] = {}  # derived from centres
 
     def _kmeans(self, rng: random.Random) -> tuple[float, list[Vector]]:
@@ -218,9 +244,9 @@ class InterestModel:
             centres.append(rng.choices(points, d)[0] if sum(d) > 0 else rng.choice(points))
         for _ in range(15):  # Lloyd passes on the buffer
             groups: list[list[Vector]] = [[] for _ in centres]
-            norms = [_sq_norm(c) for c in centres]
+            index = _CentreIndex(centres)
             for p in points:
-                groups[_nearest_fast(p, centres, norms)].append(p)
+                groups[index.nearest(p, centres)].append(p)
             centres = [_mean(g) if g else c for g, c in zip(groups, centres, strict=True)]
         inertia = sum(min(_sq_distance(p, c) for c in centres) for p in points)
         return inertia, centres
@@ -231,7 +257,7 @@ class InterestModel:
         self.centres = min(runs, key=lambda run: run[0])[1]
         self.counts = [0] * self.k
         self._popularity = [_Popularity(self.halflife) for _ in self.centres]
-        self._norms, self._labels = [], {}
+        self._index, self._labels = None, {}
         for p in self._buffer:
             self._learn_seeded(p)
         self._buffer = []
@@ -240,16 +266,16 @@ class InterestModel:
     def _nearest(x: Vector, centres: list[Vector]) -> int:
         return min(range(len(centres)), key=lambda i: _sq_distance(x, centres[i]))
 
-    def _centre_norms(self) -> list[float]:
-        norms: list[float] | None = getattr(self, "_norms", None)  # absent in old pickles
-        if norms is None or len(norms) != len(self.centres):
-            norms = self._norms = [_sq_norm(c) for c in self.centres]
+    def _centre_index(self) -> _CentreIndex:
+        index: _CentreIndex | None = getattr(self, "_index", None)  # absent in old pickles
+        if index is None or len(index.norms) != len(self.centres):
+            index = self._index = _CentreIndex(self.centres)
             self._labels = {}
-        return norms
+        return index
 
     def _nearest_centre(self, x: Vector) -> int:
         """``_nearest(x, self.centres)``, faster (same result, see ``_NEAR_TIE``)."""
-        return _nearest_fast(x, self.centres, self._centre_norms())
+        return self._centre_index().nearest(x, self.centres)
 
     def _learn_seeded(self, x: Vector) -> None:
         c = self._nearest_centre(x)
@@ -262,7 +288,7 @@ class InterestModel:
                 centre[key] = value
             else:
                 centre.pop(key, None)
-        self._norms[c] = _sq_norm(centre)
+        self._centre_index().update(c, centre)
         self._labels = {}
         self._popularity[c].update(x)
 
@@ -313,7 +339,7 @@ class InterestModel:
         """
         if not 0 <= cluster < len(self.centres):
             raise ValueError(f"unknown cluster {cluster!r}; the model has {len(self.centres)}")
-        self._centre_norms()  # resets the labels of a model unpickled with other centres
+        self._centre_index()  # resets the labels of a model unpickled with other centres
         label = self._labels.get((cluster, top))
         if label is None:
             ranked = sorted(self.centres[cluster].items(), key=lambda kv: (-kv[1], kv[0]))
