@@ -4,8 +4,8 @@ Agents hand the sink rows plus an ``ack`` callback for the source message, and o
 new state of a table key. Rows are coalesced per primary key (the latest wins), written in
 one transaction per flush by a worker thread; only then are the states made durable (one
 changelog write per key and flush, through ``on_state``), the messages queued in the outbox
-are delivered (``on_outbox``, e.g. training examples batched per flush) and the source
-messages acknowledged. So Faust commits an offset only after its effect is in the database, and a
+delivered (``on_outbox``: training examples, one message per flush) and the source messages
+acknowledged. So Faust commits an offset only after its effect is in the database, and a
 state never runs ahead of the database: a crash replays from the last commit and recomputes
 the same rows, which the idempotent upserts absorb. If the database is down the flush retries
 with backoff; once ``max_pending`` messages wait, :meth:`Sink.put` blocks the agent
