@@ -156,3 +156,51 @@ def read_topic(bootstrap: str, topic: str, *, at_least: int = 0,
                 return out
     finally:
         consumer.close()
+
+
+def recovery_report(settings: Any, *, partitions: int) -> str:
+    """What a restarted worker will start from: committed offsets against the changelog.
+
+    Lists users with a valid, first-seen event below their partition's committed offset that
+    their newest changelog state does not include (``offset`` in the state is the last one
+    applied): such events are never processed again. Printed when a kill -9 test fails.
+    """
+    import orjson
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    from online_models.contract import Rejection, parse_event
+
+    def read(topic: str) -> list[Any]:
+        consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
+                                 enable_auto_commit=False, consumer_timeout_ms=3000)
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        try:
+            return list(consumer)
+        finally:
+            consumer.close()
+
+    source = settings.topic("user-events")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        offsets = admin.list_group_offsets(settings.app_id)
+    finally:
+        admin.close()
+    by_tp = offsets.get(settings.app_id, offsets)
+    committed = {tp.partition: meta.offset for tp, meta in by_tp.items() if tp.topic == source}
+    states = {orjson.loads(m.key): orjson.loads(m.value) if m.value else None
+              for m in read(f"{settings.app_id}-profiles_for_user-changelog")}
+    seen: set[tuple[str, str]] = set()
+    missing: dict[str, list[int]] = {}
+    for m in read(source):
+        event = parse_event(m.value, now=time.time())
+        if isinstance(event, Rejection) or (event.user_id, event.event_id) in seen:
+            continue
+        seen.add((event.user_id, event.event_id))
+        state = states.get(event.user_id) or {}
+        if state.get("offset", -1) < m.offset < committed.get(m.partition, 0):
+            missing.setdefault(event.user_id, []).append(m.offset)
+    return (f"committed {committed}; {len(states)} users in the changelog; "
+            f"{len(missing)} users with committed events their state lacks: "
+            f"{sorted(missing.items())[:3]}")

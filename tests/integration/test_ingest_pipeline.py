@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from kafka import KafkaProducer
 
 from streams.datasets import synthetic_events
-from tests.integration.conftest import read_topic, wait_for
+from tests.integration.conftest import read_topic, recovery_report, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -90,15 +90,18 @@ def db_totals(url: str) -> dict[str, tuple[int, int, float]]:
 
 
 def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
-    for key, value in items:
-        producer.send(topic, key=key, value=value)
+    """Send and wait until the broker has every message (a send error fails the test)."""
+    sent = [producer.send(topic, key=key, value=value) for key, value in items]
     producer.flush()
+    for future in sent:
+        future.get(timeout=60)
 
 
 KILL9_KNOWN_LOSS = pytest.mark.xfail(
     strict=False,
-    reason="known defect: after kill -9 a restarted worker can miss events of a few users "
-           "(offsets committed ahead of the table changelog); under investigation",
+    reason="open defect: on a loaded machine a restarted worker can still miss a few users' "
+           "events or due re-assessments after kill -9 (seen in 2 of 14 runs after the "
+           "recovery and ack-order fixes); the failure message carries recovery_report()",
 )
 
 
@@ -141,6 +144,7 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
                        what="phase-2 progress")
     first.kill9()
     feeder.join()
+    at_restart = recovery_report(settings, partitions=2)
     assert at_kill < len(phase2), "the worker finished before it could be killed"
 
     lifeline["worker"]()
@@ -152,5 +156,5 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
         got = db_totals(settings.database_url)
         wrong = {u: (got.get(u), w) for u, w in want_all.items() if got.get(u) != w}
         raise AssertionError(f"{len(wrong)} users differ (got, want): "
-                             f"{list(wrong.items())[:5]}") from None
+                             f"{list(wrong.items())[:5]}\nat the restart: {at_restart}") from None
     producer.close()

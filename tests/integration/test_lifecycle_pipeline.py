@@ -25,8 +25,8 @@ from online_models.contract import Event
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from streams.admin import publish_ticks
 from streams.report import report_text
-from tests.integration.conftest import read_topic, wait_for
-from tests.integration.test_ingest_pipeline import KILL9_KNOWN_LOSS
+from tests.integration.conftest import read_topic, recovery_report, wait_for
+from tests.integration.test_ingest_pipeline import KILL9_KNOWN_LOSS, publish
 
 pytestmark = [
     pytest.mark.integration,
@@ -174,13 +174,10 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
     events.sort(key=lambda e: e["ts"])
 
     def feed() -> None:  # a live stream: 300 events every 0.1 s
-        for i, e in enumerate(events):
-            producer.send(settings.topic("user-events"), key=e["user_id"].encode(),
-                          value=orjson.dumps(e))
-            if i % 300 == 299:
-                producer.flush()
-                time.sleep(0.1)
-        producer.flush()
+        for i in range(0, len(events), 300):
+            publish(producer, settings.topic("user-events"),
+                    [(e["user_id"].encode(), orjson.dumps(e)) for e in events[i:i + 300]])
+            time.sleep(0.1)
 
     url = settings.database_url
     first = lifeline["worker"]()
@@ -193,6 +190,7 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
     first.kill9()
     at_kill = rows(url, "SELECT coalesce(sum(events), 0) FROM user_profiles")[0][0]
     feeder.join()
+    at_restart = recovery_report(settings, partitions=1)
     assert at_kill < len(events), "the worker finished before it could be killed"
 
     lifeline["worker"]()
@@ -209,7 +207,7 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
                             "churn_alerts) ORDER BY user_id LIMIT 5")
         clock = rows(url, "SELECT last_seen, churn_risk FROM user_profiles "
                           "WHERE user_id = 'clock'")
-        raise AssertionError((missing, clock)) from None
+        raise AssertionError((missing, clock, at_restart)) from None
     per_user = rows(url, "SELECT user_id, count(*) FROM churn_alerts GROUP BY user_id "
                          "HAVING count(*) > 1")
     assert per_user == [], "a user was alerted twice for one episode"
@@ -222,5 +220,5 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
     # Their first event is a purchase, so nobody is a prospect; no change lost, none twice.
     expected = [(None, "new"), ("new", "active"), ("active", "at_risk"), ("at_risk", "churned")]
     wrong = {u: j for u, j in journeys.items() if j != expected}
-    assert not wrong and len(journeys) == len(users), list(wrong.items())[:3]
+    assert not wrong and len(journeys) == len(users), (list(wrong.items())[:3], at_restart)
     producer.close()
