@@ -100,8 +100,9 @@ def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None,
 KILL9_KNOWN_LOSS = pytest.mark.xfail(
     strict=False,
     reason="open defect: on a loaded machine a restarted worker can still miss a few users' "
-           "events or due re-assessments after kill -9 (seen in 2 of 14 runs after the "
-           "recovery and ack-order fixes); the failure message carries recovery_report()",
+           "events or due re-assessments after kill -9 (after the recovery and ack-order "
+           "fixes: 2 of 19 runs of this test, 2 of 13 of the lifecycle one); the failure "
+           "message carries recovery_report()",
 )
 
 
