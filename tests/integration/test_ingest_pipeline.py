@@ -146,6 +146,7 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
     first.kill9()
     feeder.join()
     at_restart = recovery_report(settings, partitions=2)
+    (lifeline["logs"] / "recovery_report.txt").write_text(at_restart)  # kept with the logs
     assert at_kill < len(phase2), "the worker finished before it could be killed"
 
     lifeline["worker"]()

@@ -191,6 +191,7 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
     at_kill = rows(url, "SELECT coalesce(sum(events), 0) FROM user_profiles")[0][0]
     feeder.join()
     at_restart = recovery_report(settings, partitions=1)
+    (lifeline["logs"] / "recovery_report.txt").write_text(at_restart)  # kept with the logs
     assert at_kill < len(events), "the worker finished before it could be killed"
 
     lifeline["worker"]()
