@@ -101,7 +101,7 @@ KILL9_KNOWN_LOSS = pytest.mark.xfail(
     strict=False,
     reason="open defect: on a loaded machine a restarted worker can still miss a few users' "
            "events or due re-assessments after kill -9 (after the recovery and ack-order "
-           "fixes: 2 of 19 runs of this test, 2 of 13 of the lifecycle one); the failure "
+           "fixes: 2 of 28 runs of this test, 2 of 17 of the lifecycle one); the failure "
            "message carries recovery_report()",
 )
 
