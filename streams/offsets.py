@@ -11,7 +11,7 @@ the listed end and take the end from that response.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,13 +36,7 @@ async def log_ends(consumer: AIOKafkaConsumer, tps: Sequence[TopicPartition],
     deadline = time.monotonic() + timeout
     while waiting:
         await consumer.getmany(*waiting, timeout_ms=200)
-        for tp in list(waiting):
-            high = consumer.highwater(tp)
-            if high is not None:
-                ends[tp] = max(high, listed[tp])
-                waiting.remove(tp)
-        if waiting and time.monotonic() > deadline:
-            raise TimeoutError(f"no high watermark for {waiting} after {timeout:.0f}s")
+        _take_highwaters(consumer, waiting, listed, ends, deadline, timeout)
     return ends
 
 
@@ -57,11 +51,18 @@ def log_ends_sync(consumer: Any, tps: Sequence[Any], timeout: float = 10.0) -> d
     deadline = time.monotonic() + timeout
     while waiting:
         consumer.poll(timeout_ms=200)
-        for tp in list(waiting):
-            high = consumer.highwater(tp)
-            if high is not None:
-                ends[tp] = max(high, listed[tp])
-                waiting.remove(tp)
-        if waiting and time.monotonic() > deadline:
-            raise TimeoutError(f"no high watermark for {waiting} after {timeout:.0f}s")
+        _take_highwaters(consumer, waiting, listed, ends, deadline, timeout)
     return ends
+
+
+def _take_highwaters(consumer: Any, waiting: list[Any], listed: Mapping[Any, int],
+                     ends: dict[Any, int], deadline: float, timeout: float) -> None:
+    """After a fetch: move every partition whose high watermark is known from ``waiting``
+    to ``ends``; raise once ``deadline`` passed with some still waiting."""
+    for tp in list(waiting):
+        high = consumer.highwater(tp)
+        if high is not None:
+            ends[tp] = max(high, listed[tp])
+            waiting.remove(tp)
+    if waiting and time.monotonic() > deadline:
+        raise TimeoutError(f"no high watermark for {waiting} after {timeout:.0f}s")
