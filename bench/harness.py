@@ -159,25 +159,25 @@ def database_url(name: str) -> str:
     return f"{base.replace('postgresql://', 'postgresql+psycopg2://', 1)}/{name}"
 
 
-def create_database(name: str) -> str:
-    """Create database ``name``; returns its SQLAlchemy URL."""
+def _admin_execute(sql: str) -> None:
+    """Run one statement on the admin database (autocommit, as CREATE/DROP DATABASE need)."""
     conn = _connect(pg_admin_url())
     try:
         with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(sql)
     finally:
         conn.close()
+
+
+def create_database(name: str) -> str:
+    """Create database ``name``; returns its SQLAlchemy URL."""
+    _admin_execute(f'CREATE DATABASE "{name}"')
     return database_url(name)
 
 
 def drop_database(name: str) -> None:
     """Drop database ``name`` (terminating its connections)."""
-    conn = _connect(pg_admin_url())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # ------------------------------------------------------------------------------ deployment
