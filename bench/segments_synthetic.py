@@ -18,6 +18,10 @@ with every user assigned at the end. Two references read the planted truth (they
 recommenders): one knows each user's group (untouched group categories by planted weight, then
 popularity), one the user's hidden discovery order (the next undiscovered category, then
 popularity); they show how much of the gap to popularity the data leaves to any recommender.
+A third reference is the best a "users who touched A and B next touched C" model could learn:
+the untouched group categories ranked by how often the planted law makes each one the next
+discovery of a user of the same group who has touched the same group categories (counted over
+``--law-users`` other simulated users, seed ``seed + 1000``), then popularity.
 The lifecycle / value segments of all users are evaluated at the final watermark.
 
 Run: ``python -m bench.segments_synthetic [--users 2000 --days 120 --seed 7]``.
@@ -61,18 +65,33 @@ def _hits(
     return sum(1 for h in hits if h) / n, sum(hits) / (k * n)
 
 
+Law = dict[tuple[int, frozenset[str]], Counter[str]]
+
+
+def _discovery_law(users: int, days: int, seed: int) -> Law:
+    """How often each group category is the next discovery, per (group, categories known)."""
+    law: Law = defaultdict(Counter)
+    for plan in synthetic_truth(users=users, days=days, seed=seed, start=START).values():
+        sequence = plan["start_categories"] + plan["discovery_order"]
+        for i in range(len(plan["start_categories"]), len(sequence)):
+            law[(plan["group"], frozenset(sequence[:i]))][sequence[i]] += 1
+    return law
+
+
 def _oracles(
     users: list[str], touched: dict[str, set[str]], truth: dict[str, dict[str, Any]],
-    baseline: GlobalPopularity, k: int,
-) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    baseline: GlobalPopularity, k: int, law: Law,
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
     """Two references that read the planted truth, with the baseline's exclusion rule.
 
     ``group``: the user's untouched group categories by planted group weight (what a perfect
     clustering of the group could know), then popularity. ``order``: the next category of the
     user's own hidden discovery order (drawn per user, not observable), then popularity.
-    ``baseline`` has learned nothing since the split, so it is the one of the split.
+    ``law``: the user's untouched group categories by how often ``law`` makes each the next
+    discovery given the group categories the user touched (ties by group weight), then
+    popularity. ``baseline`` has learned nothing since the split, so it is the one of the split.
     """
-    group, order = {}, {}
+    group, order, law_next = {}, {}, {}
     for u in users:
         fill = baseline.recommend({}, k + 20, exclude=touched[u])
         weights = group_weights(truth[u]["group"])
@@ -80,15 +99,22 @@ def _oracles(
         group[u] = (ranked + [c for c in fill if c not in ranked])[:k]
         nxt = [c for c in truth[u]["discovery_order"] if c not in touched[u]][:1]
         order[u] = (nxt + [c for c in fill if c not in nxt])[:k]
-    return group, order
+        known = law.get((truth[u]["group"], frozenset(touched[u] & set(weights))), Counter())
+        likely = sorted(ranked, key=lambda c: (-known[c], -weights[c]))
+        law_next[u] = (likely + [c for c in fill if c not in likely])[:k]
+    return group, order, law_next
 
 
-def run(*, users: int, days: int, seed: int, k: int, learn_every: int, top: int) -> None:
+def run(
+    *, users: int, days: int, seed: int, k: int, learn_every: int, top: int,
+    law_users: int = 20000,
+) -> None:
     """Run the benchmark once and print its report.
 
     Examples
     --------
-    >>> run(users=30, days=10, seed=1, k=2, learn_every=5, top=3)  # doctest: +ELLIPSIS
+    >>> run(users=30, days=10, seed=1, k=2, learn_every=5, top=3, law_users=30)
+    ... # doctest: +ELLIPSIS
     === SYNTHETIC DATA ...
     """
     started = time.perf_counter()
@@ -129,9 +155,13 @@ def run(*, users: int, days: int, seed: int, k: int, learn_every: int, top: int)
     hr_m, prec_m = _hits(recs_model, new, evaluated, top)
     hr_b, prec_b = _hits(recs_base, new, evaluated, top)
     ceiling = sum(1 for u in evaluated if new[u]) / max(len(evaluated), 1)
-    group_oracle, order_oracle = _oracles(evaluated, touched, truth, baseline, top)
+    law = _discovery_law(law_users, days, seed + 1000)
+    group_oracle, order_oracle, law_oracle = _oracles(
+        evaluated, touched, truth, baseline, top, law
+    )
     hr_g, _ = _hits(group_oracle, new, evaluated, top)
     hr_o, _ = _hits(order_oracle, new, evaluated, top)
+    hr_l, _ = _hits(law_oracle, new, evaluated, top)
     in_group = sum(len(new[u] & set(truth[u]["group_categories"])) for u in evaluated)
     outside = sum(len(new[u]) for u in evaluated) - in_group
 
@@ -167,6 +197,8 @@ def run(*, users: int, days: int, seed: int, k: int, learn_every: int, top: int)
     print("  references that read the planted truth (not recommenders, for scale):")
     print(f"    knows each user's group    hit rate {hr_g:.3f}  ratio {hr_g / max(hr_b, 1e-9):.2f}"
           "  (untouched group categories by planted weight, then popularity)")
+    print(f"    knows group + touched set  hit rate {hr_l:.3f}  ratio {hr_l / max(hr_b, 1e-9):.2f}"
+          "  (untouched group categories by the planted next-discovery law, then popularity)")
     print(f"    knows the hidden order     hit rate {hr_o:.3f}  ratio {hr_o / max(hr_b, 1e-9):.2f}"
           "  (the user's next undiscovered category, then popularity)")
     print(
@@ -193,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--learn-every", type=int, default=20)
     parser.add_argument("--top", type=int, default=3)
+    parser.add_argument("--law-users", type=int, default=20000)
     args = parser.parse_args(argv)
     run(
         users=args.users,
@@ -201,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         k=args.k,
         learn_every=args.learn_every,
         top=args.top,
+        law_users=args.law_users,
     )
 
 
