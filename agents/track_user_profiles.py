@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from faust import EventT, StreamT
+from faust import StreamT
+from faust.types import TP
 
 from online_models.contract import Rejection, parse_event
 from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState
 from online_models.schedule import DueSchedule
 from streams.app import app
+from streams.continuity import Marks, mark_key, read_range, release_skipped
 from streams.models import models
 from streams.records import DeadLetter
 from streams.settings import settings
-from streams.sink import Row, Upsert
+from streams.sink import Ack, Row, Upsert
 from streams.sinks import (
     ALERTS,
     OUTCOMES,
@@ -48,14 +51,30 @@ from streams.topics import (
 
 log = logging.getLogger(__name__)
 
-stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0}
+stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0,
+         "refetched": 0}
 
 # Per source partition: the watermark (max event time seen) and the schedule of due users.
 # Both are derived from the table, so they are rebuilt after every rebalance.
 watermarks: dict[int, float] = {}
 schedules: dict[int, DueSchedule] = {}
+# Per source partition: the next offset not yet applied (streams/continuity.py).
+marks = Marks()
+# Partitions whose first message of the current assignment arrived.
+_started: set[int] = set()
 # Assignments seen (bumped by every rebalance) and the one the table was last completed for.
 _assignment = {"seen": 0, "ready": -1}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a ``user-events`` message came from: enough to dead-letter or replay it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Any = None
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's stub wants sync
@@ -74,9 +93,11 @@ async def prepare() -> None:
 
 
 def rebuild() -> None:
-    """Watermarks and due schedules of this worker's partitions, from its table state."""
+    """Watermarks, due schedules and marks of this worker's partitions, from its table."""
     watermarks.clear()
     schedules.clear()
+    _started.clear()
+    marks.reset(profiles_for_user.items())
     for user_id, raw in profiles_for_user.items():
         ext = (raw or {}).get("ext", {})
         partition, due = ext.get("p"), ext.get("due")
@@ -90,21 +111,21 @@ def rebuild() -> None:
              sorted(watermarks), sum(len(s) for s in schedules.values()))
 
 
-async def dead_letter(event: EventT, reason: str, detail: str) -> None:
+async def dead_letter(src: Source, value: bytes, ack: Ack | None, reason: str,
+                      detail: str) -> None:
     """Publish the original message with why and where it came from; ack it in turn."""
-    msg = event.message
     stats["dead_letters"] += 1
-    log.info("dead letter %s[%s]@%s: %s %s", msg.topic, msg.partition, msg.offset, reason, detail)
+    log.info("dead letter %s[%s]@%s: %s %s", src.topic, src.partition, src.offset, reason, detail)
     await dead_letters_topic.send(
-        key=msg.key,
-        value=DeadLetter.of(reason=reason, detail=detail, topic=msg.topic,
-                            partition=msg.partition, offset=msg.offset, key=msg.key,
-                            value=event.value),
+        key=src.key,
+        value=DeadLetter.of(reason=reason, detail=detail, topic=src.topic,
+                            partition=src.partition, offset=src.offset, key=src.key,
+                            value=value),
     )
-    await ack_in_order(event)
+    await ack_in_order(ack)
 
 
-async def ack_in_order(event: EventT) -> None:
+async def ack_in_order(ack: Ack | None) -> None:
     """Ack a message that writes no rows once every message before it is acked.
 
     Acks go through the sink so they stay in partition order: Faust commits up to the first
@@ -112,7 +133,7 @@ async def ack_in_order(event: EventT) -> None:
     issue #606), so acking a dead letter before an earlier event's rows were written could
     commit past that event and lose it in a crash.
     """
-    await sink.put((), event.ack)
+    await sink.put((), ack)
 
 
 # A re-scored silent user's row is rewritten only when its risk moved at least this much
@@ -190,21 +211,21 @@ def is_tick(headers: Any) -> bool:
     return any(key == TICK_HEADER for key, _ in items)
 
 
-async def tick(event: EventT) -> None:
+async def tick(src: Source, value: bytes, ack: Ack | None) -> None:
     """An operator tick for one partition: ``{"at": epoch s | null, "all": bool}``.
 
     Moves the partition's watermark to ``at`` (never backwards) and re-assesses the users due
     by then, or every user of the partition with ``all`` (after a model or policy change, or
     to read everyone's risk at one instant).
     """
-    partition = event.message.partition
+    partition = src.partition
     try:
-        order = orjson.loads(event.value)
+        order = orjson.loads(value)
         at = order.get("at")
         watermark = max(watermarks.get(partition, 0.0), float(at) if at is not None else 0.0)
         everyone = bool(order.get("all"))
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
-        await dead_letter(event, "bad_tick", str(exc)[:200])
+        await dead_letter(src, value, ack, "bad_tick", str(exc)[:200])
         return
     watermarks[partition] = watermark
     rows: list[tuple[Upsert, Row]] = []
@@ -216,37 +237,33 @@ async def tick(event: EventT) -> None:
                  if (raw or {}).get("ext", {}).get("p") == partition]
         await reassess(users, partition, watermark, rows, states, training)
         count += len(users)
-    log.info("tick %s[%s]: watermark %s, %d users re-assessed", event.message.topic, partition,
+    log.info("tick %s[%s]: watermark %s, %d users re-assessed", src.topic, partition,
              watermark, count)
-    await sink.put(rows, event.ack, states, outbox=training)  # training: sent once per flush
+    await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
 
 
-async def ingest(event: EventT) -> None:
+async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
     """Validate one message, apply it, and re-assess users the watermark made due."""
-    msg = event.message
-    if _assignment["ready"] != _assignment["seen"]:
-        await prepare()
-    if is_tick(msg.headers):
-        await tick(event)
+    if is_tick(src.headers):
+        await tick(src, value, ack)
         return
-    parsed = parse_event(event.value, now=time.time(),
-                         max_future_skew_s=settings.max_future_skew_s)
+    parsed = parse_event(value, now=time.time(), max_future_skew_s=settings.max_future_skew_s)
     if isinstance(parsed, Rejection):
-        await dead_letter(event, parsed.reason, parsed.detail)
+        await dead_letter(src, value, ack, parsed.reason, parsed.detail)
         return
-    user_id, partition = parsed.user_id, msg.partition
-    if msg.key != user_id.encode():
+    user_id, partition = parsed.user_id, src.partition
+    if src.key != user_id.encode():
         # Tables are sharded by user id: an event keyed otherwise is re-published with the
         # right key and counted when it arrives on the user's partition.
         stats["rekeyed"] += 1
-        await user_events_topic.send(key=user_id.encode(), value=event.value)
-        await ack_in_order(event)
+        await user_events_topic.send(key=user_id.encode(), value=value)
+        await ack_in_order(ack)
         return
     bundle, config = models.current, settings.engine
     watermark = max(watermarks.get(partition, parsed.ts), parsed.ts)
     state = UserState.from_dict(profiles_for_user.get(user_id))
     out = on_event(user_id, state, parsed, watermark=watermark, models=bundle, config=config,
-                   offset=msg.offset)
+                   offset=src.offset)
     rows: list[tuple[Upsert, Row]] = []
     states: dict[str, tuple[int, Any]] = {}
     training: list[dict[str, Any]] = []
@@ -260,7 +277,32 @@ async def ingest(event: EventT) -> None:
         stats["duplicate"] += 1
     rows.append((PROFILES, profile_row(user_id, state)))
     await catch_up(partition, watermark, rows, states, training)
-    await sink.put(rows, event.ack, states, outbox=training)  # training: sent once per flush
+    await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
+
+
+async def handle(src: Source, value: bytes, ack: Ack | None) -> None:
+    """Process one message (never raises on input), then move its partition's mark."""
+    try:
+        await ingest(src, value, ack)
+    except Exception as exc:  # never crash on input: keep it replayable instead
+        log.exception("failed %s[%s]@%s", src.topic, src.partition, src.offset)
+        await dead_letter(src, value, ack, "processing_error", f"{type(exc).__name__}: {exc}"[:200])
+    key, mark = mark_key(src.partition), marks.advance(src.partition, src.offset)
+    profiles_for_user.data[key] = mark
+    sink.mark(key, src.partition, mark)  # reaches the changelog with (or after) the states
+
+
+async def fill_gap(src: Source) -> None:
+    """Apply, in order, what the consumer skipped between the partition's mark and ``src``."""
+    gap = marks.gap(src.partition, src.offset)
+    if gap is None:
+        return
+    start, end = gap
+    log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
+                "from the broker", src.topic, src.partition, start, end, end - start)
+    for m in await read_range(settings.bootstrap, src.topic, src.partition, start, end):
+        stats["refetched"] += 1
+        await handle(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)
 
 
 @app.agent(user_events_topic)
@@ -268,12 +310,15 @@ async def track_user_profiles(stream: StreamT[bytes]) -> None:
     """Consume raw ``user-events`` messages (and ticks), one at a time in partition order."""
     # noack(): a message is acked by the sink once its rows are written (at-least-once).
     async for event in stream.noack().events():  # type: ignore[attr-defined]  # Stream API
-        try:
-            await ingest(event)
-        except Exception as exc:  # never crash on input: keep it replayable instead
-            msg = event.message
-            log.exception("failed %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-            await dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}"[:200])
+        msg = event.message
+        src = Source(msg.topic, msg.partition, msg.offset, msg.key, msg.headers)
+        if _assignment["ready"] != _assignment["seen"]:
+            await prepare()
+        await fill_gap(src)
+        if src.partition not in _started:  # a later start than the commit: let Faust go on
+            _started.add(src.partition)
+            await release_skipped(app.consumer, TP(src.topic, src.partition), src.offset)
+        await handle(src, event.value, event.ack)
 
 
 @app.timer(interval=30.0)

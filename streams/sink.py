@@ -137,6 +137,14 @@ class Sink:
         self._rows.setdefault(spec, {})[tuple(row[k] for k in spec.keys)] = row
         self._buffered += 1
 
+    def mark(self, key: Any, partition: int, value: Any) -> None:
+        """Set a table key's state for the next flush, without rows or an ack.
+
+        Call it after the :meth:`put` of the message it describes: it then reaches the
+        changelog in the same flush as that message's states, or in a later one.
+        """
+        self._states[key] = (partition, value)
+
     async def put(self, rows: Sequence[tuple[Upsert, Row]], ack: Ack | None,
                   states: Mapping[Any, tuple[int, Any]] | None = None,
                   outbox: Sequence[Any] = ()) -> None:

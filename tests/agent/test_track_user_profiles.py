@@ -70,3 +70,38 @@ async def test_track_user_profiles__wrong_key_is_republished_by_user(
     user_events_send.assert_awaited_once()
     assert user_events_send.call_args.kwargs["key"] == b"u3"
     assert profiles_for_user.get("u3") is None
+
+
+async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_first(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    from types import SimpleNamespace
+    from unittest.mock import patch
+
+    import agents.track_user_profiles as module
+
+    def record(offset: int, **fields: object) -> SimpleNamespace:
+        return SimpleNamespace(topic=module.user_events_topic.get_topic_name(), partition=0,
+                               offset=offset, key=b"u5", headers=[],
+                               value=event(user_id="u5", **fields))
+
+    module.marks.next.clear()  # offsets restart in every test context
+    async with track_user_profiles.test_context() as agent:
+        with patch.object(module, "read_range", new=AsyncMock()) as read_range:
+            await agent.put(event(user_id="u5", event_id="a", type="purchase", price=1.0),
+                            key=b"u5", partition=0)
+            first = agent.sent_offset - 1
+            read_range.return_value = [record(first + 1, event_id="b", type="view"),
+                                       record(first + 2, event_id="c", type="purchase",
+                                              price=2.0)]
+            agent.sent_offset += 2  # the consumer skips two messages
+            await agent.put(event(user_id="u5", event_id="d", type="view"), key=b"u5",
+                            partition=0)
+            await agent.put(event(user_id="u5", event_id="e", type="view"), key=b"u5",
+                            partition=0)
+    read_range.assert_awaited_once()
+    assert read_range.call_args.args[2:] == (0, first + 1, first + 3)
+    state = UserState.from_dict(profiles_for_user["u5"])
+    assert (state.events, state.purchases, state.revenue) == (5, 2, 3.0)
+    assert module.marks.next[0] == first + 5
+

@@ -51,3 +51,30 @@ def test_log_ends__count_every_record_of_the_last_batch(broker: str) -> None:
     finally:
         sync.close()
     assert [got[KafkaTopicPartition(topic, p)] for p in range(3)] == [13, 12, 0]
+
+
+def test_read_range__returns_exactly_the_requested_offsets_in_order(broker: str) -> None:
+    from streams.continuity import read_range
+
+    bootstrap = broker.removeprefix("kafka://")
+    topic = f"range-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+
+    async def run() -> tuple[list[int], list[bytes], list[int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
+        await producer.start()
+        try:
+            sent = [await producer.send(topic, b"v%d" % i, key=b"k", partition=1,
+                                        headers=[("h", b"%d" % i)]) for i in range(40)]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        got = await read_range(bootstrap, topic, 1, 7, 31)
+        empty = await read_range(bootstrap, topic, 0, 0, 0)
+        return [m.offset for m in got], [m.value for m in got[:2]], [len(empty)]
+
+    offsets, values, empty = asyncio.run(run())
+    assert offsets == list(range(7, 31))
+    assert values == [b"v7", b"v8"] and empty == [0]

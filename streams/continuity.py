@@ -1,0 +1,127 @@
+"""No source message skipped: a per-partition "applied up to" mark and a gap filler.
+
+Faust resumes a worker's source partitions before it seeks them to their committed offsets
+(``Recovery.on_recovery_completed``; the same race as faust-streaming issue #216), so after a
+restart or a rebalance the stream can start past the committed offset, or jump ahead once.
+Faust then books the skipped offsets as a "gap", commits past them, and their events are never
+seen again: a worker killed before it had made those events durable loses them.
+
+Lifeline does not rely on the consumer's position. Every processed message moves its
+partition's mark (the next offset not yet applied), which travels with the user states: into
+the profile table and, at each sink flush, into its changelog, so it recovers with the
+partition wherever the partition goes. Before a message is processed, the agent compares its
+offset with the mark; anything in between is read straight from the broker and processed
+first, in order. What was applied already is dropped by the per-user offset and event-id
+checks, so the check costs one comparison per message and a replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+log = logging.getLogger(__name__)
+
+MARK_PREFIX = "\x00lifeline-next-offset:"
+
+
+def mark_key(partition: int) -> str:
+    """The table key of a partition's mark (never a valid-looking user id).
+
+    >>> mark_key(3)
+    '\\x00lifeline-next-offset:3'
+    """
+    return f"{MARK_PREFIX}{partition}"
+
+
+def mark_partition(key: Any) -> int | None:
+    """The partition whose mark ``key`` is, or None for any other key.
+
+    >>> mark_partition(mark_key(7)), mark_partition("u-42")
+    (7, None)
+    """
+    if isinstance(key, str) and key.startswith(MARK_PREFIX):
+        return int(key[len(MARK_PREFIX):])
+    return None
+
+
+class Marks:
+    """Per source partition: the next offset whose message has not been applied.
+
+    >>> marks = Marks()
+    >>> marks.gap(0, 5) is None  # no mark yet: trust the consumer
+    True
+    >>> marks.advance(0, 5)
+    {'next': 6}
+    >>> marks.gap(0, 6) is None, marks.gap(0, 9), marks.gap(0, 3) is None
+    (True, (6, 9), True)
+    """
+
+    def __init__(self) -> None:
+        self.next: dict[int, int] = {}
+
+    def reset(self, items: Any) -> None:
+        """Take the marks of a (recovered) table: ``(key, value)`` pairs, others ignored."""
+        self.next.clear()
+        for key, value in items:
+            partition = mark_partition(key)
+            if partition is not None and isinstance(value, dict) and "next" in value:
+                self.next[partition] = int(value["next"])
+
+    def gap(self, partition: int, offset: int) -> tuple[int, int] | None:
+        """``(start, end)`` of the offsets to apply before ``offset``, or None."""
+        expected = self.next.get(partition)
+        if expected is None or offset <= expected:
+            return None
+        return expected, offset
+
+    def advance(self, partition: int, offset: int) -> dict[str, int]:
+        """Record that ``offset`` was applied; returns the mark's new table value."""
+        self.next[partition] = max(self.next.get(partition, 0), offset + 1)
+        return {"next": self.next[partition]}
+
+
+async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
+                     timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every message of ``topic[partition]`` with ``start <= offset < end``, in order.
+
+    Offsets below the log start (deleted by retention) are simply absent. Raises
+    ``TimeoutError`` when the broker does not deliver the range within ``timeout`` seconds.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        out: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while await consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}[{partition}] {start}..{end}: only "
+                                   f"{len(out)} messages after {timeout:.0f}s")
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            out.extend(m for m in batch.get(tp, []) if start <= m.offset < end)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def release_skipped(consumer: Any, tp: Any, first_offset: int) -> None:
+    """Let Faust commit past offsets its consumer skipped before ``first_offset``.
+
+    Faust commits only a run of acked offsets that starts at its committed offset; when the
+    stream of an assignment starts later (the race above), the run never starts and commits
+    of that partition stop for good. Call this once the skipped messages are applied (they
+    were, or the gap filler applied them): it books them the way Faust books offsets that
+    never arrive, so they are committed once a later message is acked.
+    """
+    committed = consumer._committed_offset.get(tp)
+    if committed is not None and first_offset > committed:
+        log.info("%s[%s]: the stream started at %s, past the committed offset %s",
+                 tp.topic, tp.partition, first_offset, committed)
+        await consumer._add_gap(tp, committed, first_offset - 1)
