@@ -19,6 +19,7 @@ import orjson
 from faust import StreamT
 from faust.types import TP
 
+import streams.clock  # noqa: F401  # registers the live wall-clock tick (if enabled)
 from online_models.contract import Rejection, parse_event
 from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState

@@ -94,6 +94,7 @@ class Settings:
     max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
+    live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
     engine: EngineConfig = field(default_factory=EngineConfig)
     # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW,
     # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
@@ -137,6 +138,7 @@ class Settings:
             max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
+            live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
             engine=_engine(env),
         )
 

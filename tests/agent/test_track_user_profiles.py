@@ -105,3 +105,24 @@ async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_fir
     assert (state.events, state.purchases, state.revenue) == (5, 2, 3.0)
     assert module.marks.next[0] == first + 5
 
+
+async def test_send_wall_clock_ticks__one_tick_per_partition_moves_idle_watermarks(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock
+) -> None:
+    import agents.track_user_profiles as module
+    from streams.clock import send_wall_clock_ticks
+    from streams.settings import settings
+    from streams.topics import TICK_HEADER
+
+    sent = await send_wall_clock_ticks(now=1_900_000_000.0)
+    assert sent == settings.partitions == user_events_send.await_count
+    calls = user_events_send.call_args_list
+    assert sorted(c.kwargs["partition"] for c in calls) == list(range(settings.partitions))
+    assert all(c.kwargs["headers"] == {TICK_HEADER: b"1"} for c in calls)
+    tick = calls[0].kwargs["value"]
+    assert orjson.loads(tick) == {"at": 1_900_000_000.0, "all": False}
+    # The owning worker moves that partition's watermark to the tick's time.
+    async with track_user_profiles.test_context() as agent:
+        await agent.put(tick, key=None, partition=0, headers={TICK_HEADER: b"1"})
+    assert module.watermarks[0] == 1_900_000_000.0
+    dead_letters_send.assert_not_called()

@@ -23,11 +23,13 @@ def test_settings__reads_every_documented_variable() -> None:
         "LIFELINE_STORE": "rocksdb://",
         "LIFELINE_TOPIC_PREFIX": "staging-",
         "LIFELINE_AFFINITY_HALF_LIFE_DAYS": "7",
+        "LIFELINE_LIVE_TICK_SECONDS": "15",
     })
     assert s.bootstrap == "k1:9092,k2:9092"
     assert (s.partitions, s.store, s.profile.half_life_days) == (12, "rocksdb://", 7.0)
     assert s.topic("user-events") == "staging-user-events"
     assert s.database_url.startswith("postgresql")
+    assert s.live_tick_seconds == 15.0 and Settings.from_env({}).live_tick_seconds == 0.0
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
@@ -37,6 +39,7 @@ def test_settings__reads_every_documented_variable() -> None:
     ("LIFELINE_STORE", "redis://", "LIFELINE_STORE must be memory:// or rocksdb://"),
     ("LIFELINE_DATABASE_URL", "lifeline.db", "LIFELINE_DATABASE_URL must be an SQLAlchemy URL"),
     ("LIFELINE_SINK_INTERVAL", "-1", "LIFELINE_SINK_INTERVAL must be in"),
+    ("LIFELINE_LIVE_TICK_SECONDS", "-5", "LIFELINE_LIVE_TICK_SECONDS must be in"),
 ])
 def test_settings__bad_value_names_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
