@@ -10,6 +10,7 @@ wrote the rows (see streams/sink.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -301,7 +302,17 @@ async def fill_gap(src: Source) -> None:
     start, end = gap
     log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
                 "from the broker", src.topic, src.partition, start, end, end - start)
-    for m in await read_range(settings.bootstrap, src.topic, src.partition, start, end):
+    backoff = 0.5
+    while True:  # nothing may be skipped: wait for the broker as the sink waits for the db
+        try:
+            missed = await read_range(settings.bootstrap, src.topic, src.partition, start, end)
+            break
+        except Exception as exc:
+            log.warning("%s[%s]: reading %s..%s failed, retrying in %.1fs: %r", src.topic,
+                        src.partition, start, end, backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+    for m in missed:
         stats["refetched"] += 1
         await handle(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)
 

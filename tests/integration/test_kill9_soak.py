@@ -1,0 +1,77 @@
+"""Opt-in soak: several kill -9 / restart cycles while a live stream flows, then exact totals.
+
+Skipped unless ``LIFELINE_SOAK_CYCLES`` is set (each cycle costs ~40 s of consumer-group
+settling on the test broker); ``LIFELINE_SOAK_SEED`` picks the synthetic stream. Run:
+``LIFELINE_SOAK_CYCLES=4 .venv/bin/python -m pytest -q tests/integration/test_kill9_soak.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+import time
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from streams.datasets import synthetic_events
+from tests.integration.conftest import recovery_report, wait_for
+from tests.integration.test_ingest_pipeline import db_totals, expected_totals, publish
+
+CYCLES = int(os.environ.get("LIFELINE_SOAK_CYCLES", "0"))
+SEED = int(os.environ.get("LIFELINE_SOAK_SEED", "5"))
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(CYCLES < 1, reason="opt-in soak: set LIFELINE_SOAK_CYCLES"),
+]
+
+
+def test_kill9_soak__exact_totals_after_repeated_kills(lifeline: dict[str, Any]) -> None:
+    settings = lifeline["settings"]
+    source = settings.topic("user-events")
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5)
+    events = list(itertools.islice(synthetic_events(users=400, days=50, seed=SEED), 60_000))
+    feed = [(e["user_id"].encode(), orjson.dumps(e)) for e in events]
+
+    def feeder() -> None:  # a live stream: 500 events every ~0.15 s
+        for i in range(0, len(feed), 500):
+            publish(producer, source, feed[i:i + 500])
+            time.sleep(0.15)
+
+    thread = threading.Thread(target=feeder)
+    thread.start()
+    rng = random.Random(SEED)
+    log = lifeline["logs"] / "soak.txt"
+
+    def applied() -> int:
+        return sum(v[0] for v in db_totals(settings.database_url).values())
+
+    for cycle in range(CYCLES):
+        worker = lifeline["worker"]()
+        base, step = applied(), rng.randint(1500, 6000)
+        try:  # kill after a random amount of progress (or after 240 s without it)
+            wait_for(lambda b=base, s=step: applied() > b + s, timeout=240, every=0.05,
+                     what="progress")
+        except BaseException:
+            pass
+        worker.kill9()
+        with log.open("a") as out:
+            out.write(f"cycle {cycle}: killed after {applied() - base} events; "
+                      f"{recovery_report(settings, partitions=settings.partitions)}\n")
+    thread.join()
+    lifeline["worker"]()
+    want = expected_totals(events)
+    try:
+        wait_for(lambda: db_totals(settings.database_url) == want, timeout=300,
+                 what="exact totals after every kill")
+    except BaseException:
+        got = db_totals(settings.database_url)
+        wrong = {u: (got.get(u), w) for u, w in want.items() if got.get(u) != w}
+        raise AssertionError(f"{len(wrong)} users differ (got, want): "
+                             f"{list(wrong.items())[:5]}\n{log.read_text()}") from None
+    producer.close()
