@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 from faust import StreamT
 from faust.types import TP
 
@@ -26,7 +27,7 @@ from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState
 from online_models.schedule import DueSchedule
 from streams.app import app
-from streams.continuity import Marks, mark_key, read_range, release_skipped
+from streams.continuity import Marks, mark_key, read_range, release_skipped, start_offsets
 from streams.models import models
 from streams.records import DeadLetter
 from streams.settings import settings
@@ -91,7 +92,30 @@ async def prepare() -> None:
     await models.synced.wait()  # score with the newest published model, never a blank one
     await complete_recovery(profiles_for_user)
     rebuild()
+    await start_unmarked()
     _assignment["ready"] = generation
+
+
+async def start_unmarked() -> None:
+    """Give the assigned source partitions without a mark the offset they start at."""
+    topic = user_events_topic.get_topic_name()
+    tps = [TopicPartition(tp.topic, tp.partition) for tp in app.assignor.assigned_actives()
+           if tp.topic == topic and tp.partition not in marks.next]
+    if not tps:
+        return
+    backoff = 0.5
+    while True:  # without it a late start of the stream could skip the partition's head
+        try:
+            starts = await start_offsets(settings.bootstrap, settings.app_id, tps)
+            break
+        except Exception as exc:
+            log.warning("start offsets of %s failed, retrying in %.1fs: %r", tps, backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+    for tp, offset in starts.items():
+        marks.start_at(tp.partition, offset)
+    log.info("partitions without a mark start at %s",
+             {tp.partition: offset for tp, offset in sorted(starts.items())})
 
 
 def rebuild() -> None:

@@ -13,6 +13,11 @@ partition wherever the partition goes. Before a message is processed, the agent 
 offset with the mark; anything in between is read straight from the broker and processed
 first, in order. What was applied already is dropped by the per-user offset and event-id
 checks, so the check costs one comparison per message and a replay changes nothing.
+
+A partition without a mark has never had a flush, so nothing of it was committed either: its
+processing starts at the group's committed offset if there is one (a deployment that predates
+the marks), else at the start of the log (``auto_offset_reset = earliest``), and a stream that
+starts later is filled the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,10 @@ class Marks:
             if partition is not None and isinstance(value, dict) and "next" in value:
                 self.next[partition] = int(value["next"])
 
+    def start_at(self, partition: int, offset: int) -> None:
+        """Give a partition without a mark the offset its processing must start at."""
+        self.next.setdefault(partition, offset)
+
     def gap(self, partition: int, offset: int) -> tuple[int, int] | None:
         """``(start, end)`` of the offsets to apply before ``offset``, or None."""
         expected = self.next.get(partition)
@@ -82,6 +92,27 @@ class Marks:
         """Record that ``offset`` was applied; returns the mark's new table value."""
         self.next[partition] = max(self.next.get(partition, 0), offset + 1)
         return {"next": self.next[partition]}
+
+
+async def start_offsets(bootstrap: str, group: str,
+                        tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Per partition: the group's committed offset, or else the first offset of the log."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        begin = await consumer.beginning_offsets(tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    out = {}
+    for tp in tps:
+        meta = committed.get(tp)
+        out[tp] = meta.offset if meta is not None and meta.offset >= 0 else begin[tp]
+    return out
 
 
 async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
