@@ -10,7 +10,6 @@ wrote the rows (see streams/sink.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -27,7 +26,14 @@ from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState
 from online_models.schedule import DueSchedule
 from streams.app import app
-from streams.continuity import Marks, mark_key, read_range, release_skipped, start_offsets
+from streams.continuity import (
+    Marks,
+    mark_key,
+    read_range,
+    release_skipped,
+    start_offsets,
+    until_done,
+)
 from streams.models import models
 from streams.records import DeadLetter
 from streams.settings import settings
@@ -103,15 +109,8 @@ async def start_unmarked() -> None:
            if tp.topic == topic and tp.partition not in marks.next]
     if not tps:
         return
-    backoff = 0.5
-    while True:  # without it a late start of the stream could skip the partition's head
-        try:
-            starts = await start_offsets(settings.bootstrap, settings.app_id, tps)
-            break
-        except Exception as exc:
-            log.warning("start offsets of %s failed, retrying in %.1fs: %r", tps, backoff, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+    starts = await until_done(f"start offsets of {tps}", lambda: start_offsets(
+        settings.bootstrap, settings.app_id, tps))
     for tp, offset in starts.items():
         marks.start_at(tp.partition, offset)
     log.info("partitions without a mark start at %s",
@@ -326,16 +325,8 @@ async def fill_gap(src: Source) -> None:
     start, end = gap
     log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
                 "from the broker", src.topic, src.partition, start, end, end - start)
-    backoff = 0.5
-    while True:  # nothing may be skipped: wait for the broker as the sink waits for the db
-        try:
-            missed = await read_range(settings.bootstrap, src.topic, src.partition, start, end)
-            break
-        except Exception as exc:
-            log.warning("%s[%s]: reading %s..%s failed, retrying in %.1fs: %r", src.topic,
-                        src.partition, start, end, backoff, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+    missed = await until_done(f"reading {src.topic}[{src.partition}] {start}..{end}", lambda: (
+        read_range(settings.bootstrap, src.topic, src.partition, start, end)))
     for m in missed:
         stats["refetched"] += 1
         await handle(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)

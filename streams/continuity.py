@@ -22,14 +22,18 @@ starts later is filled the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MARK_PREFIX = "\x00lifeline-next-offset:"
 
@@ -92,6 +96,23 @@ class Marks:
         """Record that ``offset`` was applied; returns the mark's new table value."""
         self.next[partition] = max(self.next.get(partition, 0), offset + 1)
         return {"next": self.next[partition]}
+
+
+async def until_done(what: str, attempt: Callable[[], Awaitable[T]], *,
+                     max_backoff: float = 10.0) -> T:
+    """Await ``attempt()`` until it succeeds, logging each failure and backing off.
+
+    Nothing may be skipped, so the agent waits for the broker the way the sink waits for the
+    database.
+    """
+    backoff = 0.5
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            log.warning("%s failed, retrying in %.1fs: %r", what, backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
 
 
 async def start_offsets(bootstrap: str, group: str,

@@ -89,6 +89,18 @@ def db_totals(url: str) -> dict[str, tuple[int, int, float]]:
     return {r[0]: (r[1], r[2], round(r[3], 2)) for r in rows}
 
 
+def wait_for_exact_totals(url: str, want: dict[str, tuple[int, int, float]], *,
+                          timeout: float, context: str = "") -> None:
+    """Wait until ``user_profiles`` holds exactly ``want``; else fail naming the users off."""
+    try:
+        wait_for(lambda: db_totals(url) == want, timeout=timeout, what="exact totals")
+    except BaseException:
+        got = db_totals(url)
+        wrong = {u: (got.get(u), w) for u, w in want.items() if got.get(u) != w}
+        raise AssertionError(f"{len(wrong)} users differ (got, want): "
+                             f"{list(wrong.items())[:5]}\n{context}") from None
+
+
 def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
     """Send and wait until the broker has every message (a send error fails the test)."""
     sent = [producer.send(topic, key=key, value=value) for key, value in items]
@@ -150,13 +162,6 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
     assert at_kill < len(phase2), "the worker finished before it could be killed"
 
     lifeline["worker"]()
-    want_all = expected_totals(phase1 + phase2)
-    try:
-        wait_for(lambda: db_totals(settings.database_url) == want_all, timeout=300,
-                 what="exact totals after kill -9 and restart")
-    except BaseException:
-        got = db_totals(settings.database_url)
-        wrong = {u: (got.get(u), w) for u, w in want_all.items() if got.get(u) != w}
-        raise AssertionError(f"{len(wrong)} users differ (got, want): "
-                             f"{list(wrong.items())[:5]}\nat the restart: {at_restart}") from None
+    wait_for_exact_totals(settings.database_url, expected_totals(phase1 + phase2), timeout=300,
+                          context=f"at the restart: {at_restart}")
     producer.close()

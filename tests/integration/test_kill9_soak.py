@@ -20,7 +20,12 @@ from kafka import KafkaProducer
 
 from streams.datasets import synthetic_events
 from tests.integration.conftest import recovery_report, wait_for
-from tests.integration.test_ingest_pipeline import db_totals, expected_totals, publish
+from tests.integration.test_ingest_pipeline import (
+    db_totals,
+    expected_totals,
+    publish,
+    wait_for_exact_totals,
+)
 
 CYCLES = int(os.environ.get("LIFELINE_SOAK_CYCLES", "0"))
 SEED = int(os.environ.get("LIFELINE_SOAK_SEED", "5"))
@@ -65,13 +70,6 @@ def test_kill9_soak__exact_totals_after_repeated_kills(lifeline: dict[str, Any])
                       f"{recovery_report(settings, partitions=settings.partitions)}\n")
     thread.join()
     lifeline["worker"]()
-    want = expected_totals(events)
-    try:
-        wait_for(lambda: db_totals(settings.database_url) == want, timeout=300,
-                 what="exact totals after every kill")
-    except BaseException:
-        got = db_totals(settings.database_url)
-        wrong = {u: (got.get(u), w) for u, w in want.items() if got.get(u) != w}
-        raise AssertionError(f"{len(wrong)} users differ (got, want): "
-                             f"{list(wrong.items())[:5]}\n{log.read_text()}") from None
+    wait_for_exact_totals(settings.database_url, expected_totals(events), timeout=300,
+                          context=log.read_text())
     producer.close()

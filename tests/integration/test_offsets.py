@@ -16,12 +16,20 @@ from streams.offsets import log_ends, log_ends_sync
 pytestmark = pytest.mark.integration
 
 
+def new_topic(bootstrap: str, name: str, partitions: int) -> str:
+    """Create a fresh topic ``name-<hex>`` and return its name."""
+    topic = f"{name}-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        admin.close()
+    return topic
+
+
 def test_log_ends__count_every_record_of_the_last_batch(broker: str) -> None:
     bootstrap = broker.removeprefix("kafka://")
-    topic = f"ends-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, 3, 1)])
-    admin.close()
+    topic = new_topic(bootstrap, "ends", 3)
 
     async def run() -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=200)
@@ -57,10 +65,7 @@ def test_read_range__returns_exactly_the_requested_offsets_in_order(broker: str)
     from streams.continuity import read_range
 
     bootstrap = broker.removeprefix("kafka://")
-    topic = f"range-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, 2, 1)])
-    admin.close()
+    topic = new_topic(bootstrap, "range", 2)
 
     async def run() -> tuple[list[int], list[bytes], list[int]]:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
