@@ -11,6 +11,7 @@ from sqlalchemy import Table
 
 from online_models.profile import UserState, decayed_affinity
 from streams.app import app
+from streams.continuity import mark_partition
 from streams.db import (
     Base,
     ChurnAlert,
@@ -43,13 +44,22 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
 
     Faust's own buffered changelog writes (``send_soon``) are flushed before a commit with a
     0.1 s give-up, so a commit can overtake them; these are awaited before any source ack.
+    The partitions' marks (streams/continuity.py) go last, once the broker holds everything
+    the messages below them produced (their states, and what was sent while applying them,
+    such as re-keyed events): a mark never claims more than a crash leaves behind.
     """
     table = profiles_for_user
-    pending = [await table.changelog_topic.send(key=key, value=value, partition=partition,
-                                                # keeps a rocksdb store's offsets current
-                                                callback=table._on_changelog_sent)  # type: ignore[attr-defined]
-               for key, (partition, value) in states.items()]
-    await asyncio.gather(*pending)
+
+    async def send(items: list[tuple[Any, tuple[int, Any]]]) -> None:
+        pending = [await table.changelog_topic.send(
+            key=key, value=value, partition=partition,
+            callback=table._on_changelog_sent)  # type: ignore[attr-defined]  # rocksdb offsets
+            for key, (partition, value) in items]
+        await asyncio.gather(*pending)
+
+    await send([item for item in states.items() if mark_partition(item[0]) is None])
+    await app.producer.flush()  # outputs and re-keyed events sent while applying them
+    await send([item for item in states.items() if mark_partition(item[0]) is not None])
 
 
 # Training examples travel in messages of at most this many (well under the broker's 1 MB).
