@@ -109,16 +109,6 @@ def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None,
         future.get(timeout=60)
 
 
-KILL9_KNOWN_LOSS = pytest.mark.xfail(
-    strict=False,
-    reason="open defect: on a loaded machine a restarted worker can still miss a few users' "
-           "events or due re-assessments after kill -9 (after the recovery and ack-order "
-           "fixes: 2 of 28 runs of this test, 2 of 17 of the lifecycle one); the failure "
-           "message carries recovery_report()",
-)
-
-
-@KILL9_KNOWN_LOSS
 def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict[str, Any]) -> None:
     settings = lifeline["settings"]
     source = settings.topic("user-events")

@@ -26,7 +26,7 @@ from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from streams.admin import publish_ticks
 from streams.report import report_text
 from tests.integration.conftest import read_topic, recovery_report, wait_for
-from tests.integration.test_ingest_pipeline import KILL9_KNOWN_LOSS, publish
+from tests.integration.test_ingest_pipeline import publish
 
 pytestmark = [
     pytest.mark.integration,
@@ -159,7 +159,6 @@ def _silent_state(purchases: int, price: float = 30.0) -> UserState:
     return state
 
 
-@KILL9_KNOWN_LOSS
 def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition(
     lifeline: dict[str, Any],
 ) -> None:
