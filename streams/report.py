@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from streams.db import UserProfile, make_engine
+from streams.db import SegmentTransition, UserProfile, make_engine
 from streams.offsets import log_ends_sync
 from streams.settings import Settings
 
@@ -68,11 +68,15 @@ def report_text(settings: Settings) -> str:
             sizes = conn.execute(text(
                 "SELECT dimension, segment, count(*) FROM segment_memberships "
                 "GROUP BY dimension, segment ORDER BY dimension, count(*) DESC")).all()
-            last = conn.execute(text("SELECT max(at) FROM segment_transitions")).scalar()
-            moves = conn.execute(text(
-                "SELECT dimension, from_segment, to_segment, count(*) FROM segment_transitions "
-                "WHERE at > :since GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC"),
-                {"since": last - timedelta(days=1) if last else None}).all()
+            # Typed columns: SQLite hands back timestamps as text otherwise.
+            moved = SegmentTransition
+            last = conn.execute(select(func.max(moved.at))).scalar()
+            count = func.count().label("n")
+            moves = [] if last is None else conn.execute(
+                select(moved.dimension, moved.from_segment, moved.to_segment, count)
+                .where(moved.at > last - timedelta(days=1))
+                .group_by(moved.dimension, moved.from_segment, moved.to_segment)
+                .order_by(moved.dimension, count.desc())).tuples().all()
             alerts: dict[bool, int] = dict(conn.execute(text(
                 "SELECT control, count(*) FROM churn_alerts GROUP BY control")).tuples().all())
             returned: dict[bool, int] = dict(conn.execute(text(
