@@ -44,6 +44,35 @@ def _total_events(url: str) -> int:
         engine.dispose()
 
 
+def _behind(settings: Any, topics: dict[str, int]) -> int:
+    """Messages of ``topics`` ({name: partitions}) the worker's group has not committed yet."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    from streams.offsets import log_ends_sync
+
+    tps = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        ends = log_ends_sync(consumer, tps)
+        offsets = admin.list_group_offsets(settings.app_id)
+    finally:
+        consumer.close()
+        admin.close()
+    committed = offsets.get(settings.app_id, offsets)
+    return sum(max(ends[tp] - getattr(committed.get(tp), "offset", 0), 0) for tp in tps)
+
+
+def _wait_until_consumed(settings: Any, topics: dict[str, int], what: str,
+                         timeout: float = 600.0) -> None:
+    """Show ``what`` until the group has committed ``topics`` to their ends (or time is up)."""
+    deadline = time.monotonic() + timeout
+    with tqdm(desc=what, unit="msg") as bar:
+        while (left := _behind(settings, topics)) > 0 and time.monotonic() < deadline:
+            bar.set_postfix(left=left)
+            time.sleep(1.0)
+
+
 def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
     """Run the demo; returns a process exit code."""
     from streams import datasets
@@ -103,6 +132,17 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
                 time.sleep(0.5)
             bar.update(done - bar.n)
         elapsed = time.monotonic() - (start or time.monotonic())
+        # The one trainer learns behind the workers: let it finish and publish, then re-assess
+        # everyone once (an operator tick to every partition) so the segments below come from
+        # the final models; interest segments appear only once the clustering has seeded.
+        _wait_until_consumed(settings, {settings.topic("lifeline-training"): 1},
+                             "training examples")
+        time.sleep(settings.snapshot_seconds + 2.0)  # its last snapshot, then the workers'
+        from streams.admin import publish_ticks
+
+        publish_ticks(settings, at=None, everyone=True)
+        _wait_until_consumed(settings, {settings.topic("user-events"): settings.partitions},
+                             "re-assessing every user with the final models")
         from streams.report import report_text, summary_text
 
         print(summary_text(settings, elapsed=elapsed or None))
