@@ -69,8 +69,8 @@ watermarks: dict[int, float] = {}
 schedules: dict[int, DueSchedule] = {}
 # Per source partition: the next offset not yet applied (streams/continuity.py).
 marks = Marks()
-# Partitions whose first message of the current assignment arrived.
-_started: set[int] = set()
+# Per source partition: the offset of the consumer's previous message in this assignment.
+_delivered: dict[int, int] = {}
 # Assignments seen (bumped by every rebalance) and the one the table was last completed for.
 _assignment = {"seen": 0, "ready": -1}
 
@@ -121,7 +121,7 @@ def rebuild() -> None:
     """Watermarks, due schedules and marks of this worker's partitions, from its table."""
     watermarks.clear()
     schedules.clear()
-    _started.clear()
+    _delivered.clear()
     marks.reset(profiles_for_user.items())
     for user_id, raw in profiles_for_user.items():
         ext = (raw or {}).get("ext", {})
@@ -342,9 +342,10 @@ async def track_user_profiles(stream: StreamT[bytes]) -> None:
         if _assignment["ready"] != _assignment["seen"]:
             await prepare()
         await fill_gap(src)
-        if src.partition not in _started:  # a later start than the commit: let Faust go on
-            _started.add(src.partition)
-            await release_skipped(app.consumer, TP(src.topic, src.partition), src.offset)
+        # Skipped offsets are applied now: let Faust commit past them.
+        await release_skipped(app.consumer, TP(src.topic, src.partition),
+                              _delivered.get(src.partition), src.offset)
+        _delivered[src.partition] = src.offset
         await handle(src, event.value, event.ack)
 
 

@@ -163,17 +163,25 @@ async def read_range(bootstrap: str, topic: str, partition: int, start: int, end
         await consumer.stop()
 
 
-async def release_skipped(consumer: Any, tp: Any, first_offset: int) -> None:
-    """Let Faust commit past offsets its consumer skipped before ``first_offset``.
+async def release_skipped(consumer: Any, tp: Any, previous: int | None, offset: int) -> None:
+    """Let Faust commit past offsets its consumer skipped before ``offset``.
 
-    Faust commits only a run of acked offsets that starts at its committed offset; when the
-    stream of an assignment starts later (the race above), the run never starts and commits
-    of that partition stop for good. Call this once the skipped messages are applied (they
-    were, or the gap filler applied them): it books them the way Faust books offsets that
-    never arrive, so they are committed once a later message is acked.
+    ``previous`` is the offset of the partition's previous message from the consumer in this
+    assignment (None for the first one: then the committed offset is the reference). Faust
+    commits only a run of acked offsets that starts at its committed offset; when the stream
+    skips ahead (the race above) without Faust booking a gap, the run never starts again and
+    commits of that partition stop for good. Call this once the skipped messages are applied
+    (they were, or the gap filler applied them): it books them the way Faust books offsets
+    that never arrive, so they are committed once a later message is acked.
     """
-    committed = consumer._committed_offset.get(tp)
-    if committed is not None and first_offset > committed:
-        log.info("%s[%s]: the stream started at %s, past the committed offset %s",
-                 tp.topic, tp.partition, first_offset, committed)
-        await consumer._add_gap(tp, committed, first_offset - 1)
+    if previous is None:
+        start = consumer._committed_offset.get(tp)
+        if start is None or offset <= start:
+            return
+    elif offset > previous + 1:
+        start = previous + 1
+    else:
+        return
+    log.info("%s[%s]: the consumer skipped from %s to %s (committed %s)", tp.topic,
+             tp.partition, start, offset, consumer._committed_offset.get(tp))
+    await consumer._add_gap(tp, start, offset - 1)
