@@ -40,6 +40,20 @@ async def log_ends(consumer: AIOKafkaConsumer, tps: Sequence[TopicPartition],
     return ends
 
 
+async def topic_log_ends(bootstrap: str, topic: str,
+                         partitions: int) -> dict[TopicPartition, int]:
+    """:func:`log_ends` of every partition of ``topic``, with a consumer of its own."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        return await log_ends(consumer, tps)
+    finally:
+        await consumer.stop()
+
+
 def log_ends_sync(consumer: Any, tps: Sequence[Any], timeout: float = 10.0) -> dict[Any, int]:
     """:func:`log_ends` for a kafka-python ``KafkaConsumer`` (assigns ``tps`` to it)."""
     listed = consumer.end_offsets(list(tps))

@@ -15,12 +15,13 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from streams.continuity import read_range
 from streams.datasets import synthetic_events
-from streams.offsets import log_ends
+from streams.offsets import topic_log_ends
 from tests.integration.conftest import Worker
 from tests.integration.test_ingest_pipeline import (
     expected_totals,
@@ -38,46 +39,29 @@ async def _copy_topic(bootstrap: str, src: str, dst: str, partitions: int) -> in
         admin.create_topics([NewTopic(dst, partitions, 1)])
     finally:
         admin.close()
-    tps = [TopicPartition(src, p) for p in range(partitions)]
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                              enable_auto_commit=False)
     writer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
-    await reader.start()
     await writer.start()
     copied = 0
     try:
-        reader.assign(tps)
-        ends = await log_ends(reader, tps)
-        for tp in tps:
-            reader.seek(tp, 0)
-            while await reader.position(tp) < ends[tp]:
-                batch = await reader.getmany(tp, timeout_ms=1000)
-                sent = [await writer.send(dst, m.value, key=m.key, partition=tp.partition)
-                        for m in batch.get(tp, []) if m.offset < ends[tp]]
-                await asyncio.gather(*sent)
-                copied += len(sent)
+        for tp, end in (await topic_log_ends(bootstrap, src, partitions)).items():
+            records = await read_range(bootstrap, src, tp.partition, 0, end)
+            sent = [await writer.send(dst, m.value, key=m.key, partition=tp.partition)
+                    for m in records]
+            await asyncio.gather(*sent)
+            copied += len(sent)
     finally:
         await writer.stop()
-        await reader.stop()
     return copied
 
 
 async def _commit_log_ends(bootstrap: str, group: str, topic: str, partitions: int) -> None:
     """Commit a fresh group's offsets of ``topic`` at the end of each partition's log."""
-    tps = [TopicPartition(topic, p) for p in range(partitions)]
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                              enable_auto_commit=False)
-    await reader.start()
-    try:
-        reader.assign(tps)
-        ends = await log_ends(reader, tps)
-    finally:
-        await reader.stop()
+    ends = await topic_log_ends(bootstrap, topic, partitions)
     committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                                  enable_auto_commit=False)
     await committer.start()
     try:
-        committer.assign(tps)
+        committer.assign(list(ends))
         await committer.commit(dict(ends))
     finally:
         await committer.stop()
