@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.offsets import stop_quietly
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -127,7 +129,7 @@ async def start_offsets(bootstrap: str, group: str,
         committed = await admin.list_consumer_group_offsets(group, partitions=tps)
         begin = await consumer.beginning_offsets(tps)
     finally:
-        await consumer.stop()
+        await stop_quietly(consumer)
         await admin.close()
     out = {}
     for tp in tps:
@@ -143,6 +145,8 @@ async def read_range(bootstrap: str, topic: str, partition: int, start: int, end
     Offsets below the log start (deleted by retention) are simply absent. Raises
     ``TimeoutError`` when the broker does not deliver the range within ``timeout`` seconds.
     """
+    if start >= end:
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
@@ -160,7 +164,7 @@ async def read_range(bootstrap: str, topic: str, partition: int, start: int, end
             out.extend(m for m in batch.get(tp, []) if start <= m.offset < end)
         return out
     finally:
-        await consumer.stop()
+        await stop_quietly(consumer)
 
 
 async def release_skipped(consumer: Any, tp: Any, previous: int | None, offset: int) -> None:

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
 from streams.app import app
-from streams.offsets import log_ends
+from streams.offsets import log_ends, stop_quietly
 from streams.settings import settings
 
 log = logging.getLogger(__name__)
@@ -73,5 +73,5 @@ async def complete_recovery(table: Any) -> int:
                      "re-applied from %s", tp.topic, tp.partition, done, ends[tp],
                      applied - before, start)
     finally:
-        await consumer.stop()
+        await stop_quietly(consumer)
     return applied
