@@ -5,7 +5,9 @@ user's state (``profiles_for_user``) through the pure lifecycle step of online_m
 advances its partition's watermark, and re-assesses the silent users whose due time the
 watermark passed. Outputs go to their topics and, with the profile rows, to the database
 sink; the state reaches the table's changelog and the message is acked only after the sink
-wrote the rows (see streams/sink.py).
+wrote the rows (see streams/sink.py). Every message moves its partition's mark; a message
+that arrives past the mark first has the messages in between read from the broker and
+applied (see streams/continuity.py), so no message the consumer skips is lost.
 """
 
 from __future__ import annotations
