@@ -73,15 +73,14 @@ def migrate(database_url: str, revision: str = "head") -> None:
 
 def publish_ticks(settings: Settings, *, at: float | None, everyone: bool) -> int:
     """Send one tick to every partition of ``user-events``; returns how many were sent."""
-    import orjson
     from kafka import KafkaProducer
 
-    from streams.topics import TICK_HEADER, USER_EVENTS
+    from streams.topics import TICK_HEADER, USER_EVENTS, tick_value
 
     topic = settings.topic(USER_EVENTS.name)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
     try:
-        value = orjson.dumps({"at": at, "all": everyone})
+        value = tick_value(at, everyone)
         for partition in range(settings.partitions):
             producer.send(topic, value=value, partition=partition,
                           headers=[(TICK_HEADER, b"1")])

@@ -14,18 +14,16 @@ from __future__ import annotations
 import logging
 import time
 
-import orjson
-
 from streams.app import app
 from streams.settings import settings
-from streams.topics import TICK_HEADER, user_events_topic
+from streams.topics import TICK_HEADER, tick_value, user_events_topic
 
 log = logging.getLogger(__name__)
 
 
 async def send_wall_clock_ticks(now: float | None = None) -> int:
     """Send one tick at ``now`` (default: the wall clock) to every source partition."""
-    value = orjson.dumps({"at": time.time() if now is None else now, "all": False})
+    value = tick_value(time.time() if now is None else now, everyone=False)
     for partition in range(settings.partitions):
         await user_events_topic.send(value=value, partition=partition,
                                      headers={TICK_HEADER: b"1"})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 from streams.app import app
 from streams.settings import settings
 
@@ -30,6 +32,12 @@ ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_
 # Operator ticks (`python -m streams rescore`) travel in user-events itself, one per partition,
 # marked by this header: they reach exactly the worker that owns the partition's users.
 TICK_HEADER = "lifeline-tick"
+
+
+def tick_value(at: float | None, everyone: bool) -> bytes:
+    """A tick's message value: move the watermark to ``at`` (epoch s, None: stay), re-assess
+    the users due by then, or every user of the partition with ``everyone``."""
+    return orjson.dumps({"at": at, "all": everyone})
 
 # Raw bytes in: every message is validated by online_models.contract, never decoded by Faust,
 # so a malformed message can reach the dead-letter topic with its original bytes.
