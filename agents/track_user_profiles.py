@@ -124,8 +124,10 @@ def rebuild() -> None:
     watermarks.clear()
     schedules.clear()
     _delivered.clear()
-    marks.reset(profiles_for_user.items())
-    for user_id, raw in profiles_for_user.items():
+    marks.next.clear()
+    for user_id, raw in profiles_for_user.items():  # one pass over the whole table
+        if marks.take(user_id, raw):
+            continue
         ext = (raw or {}).get("ext", {})
         partition, due = ext.get("p"), ext.get("due")
         if partition is None:

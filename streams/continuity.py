@@ -75,13 +75,19 @@ class Marks:
     def __init__(self) -> None:
         self.next: dict[int, int] = {}
 
-    def reset(self, items: Any) -> None:
-        """Take the marks of a (recovered) table: ``(key, value)`` pairs, others ignored."""
-        self.next.clear()
-        for key, value in items:
-            partition = mark_partition(key)
-            if partition is not None and isinstance(value, dict) and "next" in value:
-                self.next[partition] = int(value["next"])
+    def take(self, key: Any, value: Any) -> bool:
+        """Keep the mark if ``key`` is one (from a recovered table); False for other keys.
+
+        >>> marks = Marks()
+        >>> marks.take(mark_key(2), {"next": 40}), marks.take("u-42", {}), marks.next
+        (True, False, {2: 40})
+        """
+        partition = mark_partition(key)
+        if partition is None:
+            return False
+        if isinstance(value, dict) and "next" in value:
+            self.next[partition] = int(value["next"])
+        return True
 
     def start_at(self, partition: int, offset: int) -> None:
         """Give a partition without a mark the offset its processing must start at."""
