@@ -23,6 +23,7 @@ and the rest of the mass is re-split among the others.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -310,7 +311,7 @@ class RFMScorer:
         if not self.ready:
             return 3
         key = _bin(value, self._hist[name].resolution)
-        return 1 + sum(key > e for e in self._class_edges(name))
+        return 1 + bisect.bisect_left(self._class_edges(name), key)  # edges ascend
 
     def score(self, r: float, f: float, m: float) -> tuple[int, int, int]:
         """``(R, F, M)`` scores in 1..5; R is reversed (recent = 5).

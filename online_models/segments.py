@@ -16,7 +16,7 @@ from online_models.contract import iso
 from online_models.interest import InterestModel
 from online_models.lifecycle import EXT_EVAL_AT, LifecyclePolicy, next_lifecycle
 from online_models.profile import UserState
-from online_models.rfm import RFMScorer, rfm_inputs
+from online_models.rfm import RFMScorer, grid_segment, rfm_inputs
 
 DIMENSIONS = ("lifecycle", "value", "interest")
 
@@ -41,8 +41,8 @@ def _value(state: UserState, at: float, rfm: RFMScorer) -> tuple[str | None, str
         return None, "no_purchase_yet"
     if not rfm.ready:
         return None, "rfm_warming_up"
-    r_score, f_score, m_score = rfm.score(*inputs)
-    return rfm.value_segment(*inputs), f"rfm_{r_score}{f_score}{m_score}"
+    r_score, f_score, m_score = rfm.score(*inputs)  # scored once: f >= 1 for a buyer
+    return grid_segment(r_score, f_score), f"rfm_{r_score}{f_score}{m_score}"
 
 
 def _interest(state: UserState, interest: InterestModel) -> tuple[str | None, str]:
