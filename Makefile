@@ -36,6 +36,7 @@ test-integration: install
 bench: install
 	$(PY) -m bench.throughput
 	$(PY) -m bench.tick
+	$(PY) -m bench.step_cost
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,149 @@
+"""CPU cost of the worker's pure per-event work, stage by stage, without Faust or a broker.
+
+Run: ``python -m bench.step_cost [--events N] [--bare-us US]``.
+
+``bench.throughput`` compares the whole worker with a bare Faust agent. This harness shows
+what the worker's own work costs per event, so the ratio it may reach is known: with a bare
+agent that spends ``B`` µs per event and worker code that adds ``W`` µs, full / bare can be
+at most ``B / (B + W)`` even if Faust itself cost the worker nothing more than the bare agent.
+
+The same synthetic events as ``bench.throughput`` (``--events`` of them, as JSON bytes) go
+through cumulative stages, each timed over all events in one loop, in this one process:
+
+1. ``decode``: ``orjson.loads`` (all the bare agent does with a value);
+2. ``validate``: ``parse_event`` (decode + the event contract);
+3. ``state``: + load the user's state from a dict table, ``apply_event``, save it back;
+4. ``row``: + the ``user_profiles`` row (``streams.sinks.profile_row``), i.e. profiles + sink
+   without I/O;
+5. ``step``: ``parse_event`` + load + the lifecycle step (``engine.on_event``: churn scoring,
+   snapshots, win-back policy, segments) + save + row, with a model bundle first trained
+   on one pass over the same events (as a running trainer would have). The worker also
+   re-assesses silent users the watermark made due; that is not included, so the step's cost
+   is a lower bound.
+
+Each stage is run ``--repeat`` times; the fastest run is printed (the least disturbed by
+other processes). ``--bare-us`` (default: the 72 µs measured on an idle machine of this
+kind, see README) gives the bound for each stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from online_models.bundle import ModelBundle  # noqa: E402
+from online_models.contract import Event, parse_event  # noqa: E402
+from online_models.engine import EngineConfig, on_event  # noqa: E402
+from online_models.profile import UserState, apply_event  # noqa: E402
+from streams.datasets import synthetic_events  # noqa: E402
+from streams.sinks import profile_row  # noqa: E402
+
+SKEW = 86_400.0
+
+
+def _parse(value: bytes) -> Event:
+    parsed = parse_event(value, now=time.time(), max_future_skew_s=SKEW)
+    if not isinstance(parsed, Event):
+        raise ValueError(f"synthetic event rejected: {parsed}")
+    return parsed
+
+
+def stages(config: EngineConfig, bundle: ModelBundle) -> dict[str, Callable[..., None]]:
+    """One per-event function per stage: ``f(value, offset, table)``."""
+
+    def decode(value: bytes, offset: int, table: dict[str, Any]) -> None:
+        orjson.loads(value)
+
+    def validate(value: bytes, offset: int, table: dict[str, Any]) -> None:
+        _parse(value)
+
+    def state(value: bytes, offset: int, table: dict[str, Any]) -> tuple[str, UserState]:
+        event = _parse(value)
+        s = UserState.from_dict(table.get(event.user_id))
+        apply_event(s, event, config.profile, offset=offset)
+        table[event.user_id] = s.to_dict()
+        return event.user_id, s
+
+    def row(value: bytes, offset: int, table: dict[str, Any]) -> None:
+        profile_row(*state(value, offset, table))
+
+    def step(value: bytes, offset: int, table: dict[str, Any]) -> None:
+        event = _parse(value)
+        s = UserState.from_dict(table.get(event.user_id))
+        on_event(event.user_id, s, event, watermark=event.ts, models=bundle, config=config,
+                 offset=offset)
+        table[event.user_id] = s.to_dict()
+        profile_row(event.user_id, s)
+
+    return {"decode": decode, "validate": validate, "state": state, "row": row, "step": step}
+
+
+def trained_bundle(values: list[bytes], config: EngineConfig) -> ModelBundle:
+    """A bundle that learned every training example one pass over ``values`` produced."""
+    bundle, table = ModelBundle(interest_k=config.interest_k), {}
+    for offset, value in enumerate(values):
+        event = _parse(value)
+        s = UserState.from_dict(table.get(event.user_id))
+        out = on_event(event.user_id, s, event, watermark=event.ts, models=bundle,
+                       config=config, offset=offset)
+        table[event.user_id] = s.to_dict()
+        for ex in out.training:
+            bundle.learn(ex)
+    return ModelBundle.from_snapshot(bundle.snapshot())
+
+
+def time_stage(fn: Callable[..., Any], values: list[bytes], repeat: int) -> float:
+    """Fastest of ``repeat`` runs, in µs per event (a fresh table each run)."""
+    best = float("inf")
+    for _ in range(repeat):
+        table: dict[str, Any] = {}
+        start = time.perf_counter()
+        for offset, value in enumerate(values):
+            fn(value, offset, table)
+        best = min(best, time.perf_counter() - start)
+    return best / len(values) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bare-us", type=float, default=72.0,
+                        help="the bare Faust agent's cost per event, µs (default 72)")
+    args = parser.parse_args(argv)
+    if args.events < 1 or args.repeat < 1 or args.bare_us <= 0:
+        parser.error("need --events >= 1, --repeat >= 1 and --bare-us > 0")
+    users = max(50, args.events // 100)
+    events = list(itertools.islice(synthetic_events(users=users, days=120), args.events))
+    values = [orjson.dumps(e) for e in events]
+    config = EngineConfig()
+    start = time.perf_counter()
+    bundle = trained_bundle(values, config)
+    print(f"{len(values):,} synthetic events ({users:,} users); bundle trained in "
+          f"{time.perf_counter() - start:.1f}s ({sum(bundle.counts.values()):,} examples)")
+    decode_us = None
+    print(f"{'stage':<10} {'µs/event':>9} {'added by worker':>16} {'bound full/bare':>16}")
+    for name, fn in stages(config, bundle).items():
+        us = time_stage(fn, values, args.repeat)
+        decode_us = us if decode_us is None else decode_us
+        added = us - decode_us
+        bound = args.bare_us / (args.bare_us + added)
+        print(f"{name:<10} {us:9.1f} {added:16.1f} {bound:16.2f}")
+    print(f"bound = bare / (bare + added), bare = {args.bare_us:g} µs/event; the 0.8 target "
+          f"leaves {args.bare_us / 0.8 - args.bare_us:.1f} µs for everything the worker adds")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
