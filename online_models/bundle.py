@@ -67,7 +67,12 @@ class ModelBundle:
         self.published_at = 0.0
 
     def learn(self, ex: dict[str, Any]) -> bool:
-        """Learn one training example; False (ignored) when it is malformed."""
+        """Learn one training example; False (ignored) when it is malformed.
+
+        >>> b = ModelBundle()
+        >>> b.learn(example("rfm", r=3.0, f=2.0, m=40.0)), b.learn(example("rfm", r="x"))
+        (True, False)
+        """
         try:
             kind = ex["k"]
             if kind == "churn":
@@ -92,12 +97,23 @@ class ModelBundle:
         return True
 
     def metrics(self) -> dict[str, Any]:
-        """Quality of the churn learner (progressive validation) and example counts."""
+        """Quality of the churn learner (progressive validation) and example counts.
+
+        >>> m = ModelBundle().metrics()
+        >>> m["examples"], m["version"], m["counts"]["churn"]
+        (0, 0, 0)
+        """
         return {**self.churn.metrics(), "version": self.version, "counts": dict(self.counts),
                 "calibration_error": round(self.calibration.ece(), 4)}
 
     def snapshot(self) -> bytes:
-        """Bump the version and pickle the whole bundle (the trainer resumes from it too)."""
+        """Bump the version and pickle the whole bundle (the trainer resumes from it too).
+
+        >>> b = ModelBundle()
+        >>> _ = b.snapshot()
+        >>> ModelBundle.from_snapshot(b.snapshot()).version
+        2
+        """
         self.version += 1
         self.churn.version = self.version
         self.published_at = time.time()
@@ -105,7 +121,16 @@ class ModelBundle:
 
     @classmethod
     def from_snapshot(cls, data: bytes) -> ModelBundle:
-        """The bundle of :meth:`snapshot` bytes (only from our own trainer's topic)."""
+        """The bundle of :meth:`snapshot` bytes (only from our own trainer's topic).
+
+        >>> import pickle
+        >>> ModelBundle.from_snapshot(ModelBundle().snapshot()).version
+        1
+        >>> ModelBundle.from_snapshot(pickle.dumps({"not": "a bundle"}))
+        Traceback (most recent call last):
+        ...
+        ValueError: not a ModelBundle snapshot
+        """
         bundle = pickle.loads(data)  # trusted: written by Lifeline's trainer
         if not isinstance(bundle, cls):
             raise ValueError("not a ModelBundle snapshot")

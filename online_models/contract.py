@@ -66,7 +66,13 @@ class Event:
 
     @property
     def amount(self) -> float:
-        """Price x quantity (0 when there is no price)."""
+        """Price x quantity (0 when there is no price).
+
+        >>> Event("e1", "u1", "purchase", 0.0, price=12.5, quantity=2).amount
+        25.0
+        >>> Event("e2", "u1", "view", 0.0).amount
+        0.0
+        """
         return (self.price or 0.0) * self.quantity
 
 

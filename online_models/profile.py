@@ -92,7 +92,11 @@ class UserState:
 
     @property
     def gap_std(self) -> float:
-        """Standard deviation of inter-purchase gaps in days (0 with fewer than two gaps)."""
+        """Standard deviation of inter-purchase gaps in days (0 with fewer than two gaps).
+
+        >>> UserState(gap_n=3, gap_m2=8.0).gap_std, UserState(gap_n=1).gap_std
+        (2.0, 0.0)
+        """
         return math.sqrt(self.gap_m2 / (self.gap_n - 1)) if self.gap_n > 1 else 0.0
 
     def to_bytes(self) -> bytes:
@@ -120,7 +124,11 @@ class UserState:
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> UserState:
-        """Inverse of :meth:`to_bytes`; ``None`` or empty gives a fresh state."""
+        """Inverse of :meth:`to_bytes`; ``None`` or empty gives a fresh state.
+
+        >>> UserState.from_bytes(b'{"events":2}').events, UserState.from_bytes(None).events
+        (2, 0)
+        """
         return cls.from_dict(orjson.loads(data) if data else None)
 
     @classmethod
