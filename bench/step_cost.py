@@ -44,7 +44,7 @@ import orjson  # noqa: E402
 
 from online_models.bundle import ModelBundle  # noqa: E402
 from online_models.contract import Event, parse_event  # noqa: E402
-from online_models.engine import EngineConfig, on_event  # noqa: E402
+from online_models.engine import Emits, EngineConfig, on_event  # noqa: E402
 from online_models.profile import UserState, apply_event  # noqa: E402
 from streams.datasets import synthetic_events  # noqa: E402
 from streams.sinks import profile_row  # noqa: E402
@@ -57,6 +57,17 @@ def _parse(value: bytes) -> Event:
     if not isinstance(parsed, Event):
         raise ValueError(f"synthetic event rejected: {parsed}")
     return parsed
+
+
+def _step(value: bytes, offset: int, table: dict[str, Any], bundle: ModelBundle,
+          config: EngineConfig) -> tuple[str, UserState, Emits]:
+    """Parse, load the state, the lifecycle step, save the state (as the worker does)."""
+    event = _parse(value)
+    s = UserState.from_dict(table.get(event.user_id))
+    out = on_event(event.user_id, s, event, watermark=event.ts, models=bundle, config=config,
+                   offset=offset)
+    table[event.user_id] = s.to_dict()
+    return event.user_id, s, out
 
 
 def stages(config: EngineConfig, bundle: ModelBundle) -> dict[str, Callable[..., None]]:
@@ -79,12 +90,8 @@ def stages(config: EngineConfig, bundle: ModelBundle) -> dict[str, Callable[...,
         profile_row(*state(value, offset, table))
 
     def step(value: bytes, offset: int, table: dict[str, Any]) -> None:
-        event = _parse(value)
-        s = UserState.from_dict(table.get(event.user_id))
-        on_event(event.user_id, s, event, watermark=event.ts, models=bundle, config=config,
-                 offset=offset)
-        table[event.user_id] = s.to_dict()
-        profile_row(event.user_id, s)
+        user_id, s, _ = _step(value, offset, table, bundle, config)
+        profile_row(user_id, s)
 
     return {"decode": decode, "validate": validate, "state": state, "row": row, "step": step}
 
@@ -93,11 +100,7 @@ def trained_bundle(values: list[bytes], config: EngineConfig) -> ModelBundle:
     """A bundle that learned every training example one pass over ``values`` produced."""
     bundle, table = ModelBundle(interest_k=config.interest_k), {}
     for offset, value in enumerate(values):
-        event = _parse(value)
-        s = UserState.from_dict(table.get(event.user_id))
-        out = on_event(event.user_id, s, event, watermark=event.ts, models=bundle,
-                       config=config, offset=offset)
-        table[event.user_id] = s.to_dict()
+        _, _, out = _step(value, offset, table, bundle, config)
         for ex in out.training:
             bundle.learn(ex)
     return ModelBundle.from_snapshot(bundle.snapshot())

@@ -56,20 +56,6 @@ async def stop_quietly(consumer: AIOKafkaConsumer) -> None:
         log.debug("consumer stop: aiokafka cancelled its own coordinator task")
 
 
-async def topic_log_ends(bootstrap: str, topic: str,
-                         partitions: int) -> dict[TopicPartition, int]:
-    """:func:`log_ends` of every partition of ``topic``, with a consumer of its own."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        return await log_ends(consumer, tps)
-    finally:
-        await stop_quietly(consumer)
-
-
 def log_ends_sync(consumer: Any, tps: Sequence[Any], timeout: float = 10.0) -> dict[Any, int]:
     """:func:`log_ends` for a kafka-python ``KafkaConsumer`` (assigns ``tps`` to it)."""
     listed = consumer.end_offsets(list(tps))

@@ -15,13 +15,13 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.continuity import read_range
 from streams.datasets import synthetic_events
-from streams.offsets import topic_log_ends
+from streams.offsets import log_ends, stop_quietly
 from tests.integration.conftest import Worker
 from tests.integration.test_ingest_pipeline import (
     expected_totals,
@@ -30,6 +30,20 @@ from tests.integration.test_ingest_pipeline import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+async def topic_log_ends(bootstrap: str, topic: str,
+                         partitions: int) -> dict[TopicPartition, int]:
+    """:func:`log_ends` of every partition of ``topic``, with a consumer of its own."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        return await log_ends(consumer, tps)
+    finally:
+        await stop_quietly(consumer)
 
 
 async def _copy_topic(bootstrap: str, src: str, dst: str, partitions: int) -> int:
