@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) -m streams.demo
+	$(PY) -m streams.local.demo
 
 lint: install
 	$(PY) -m ruff check .

@@ -5,9 +5,9 @@ user's state (``profiles_for_user``) through the pure lifecycle step of online_m
 advances its partition's watermark, and re-assesses the silent users whose due time the
 watermark passed. Outputs go to their topics and, with the profile rows, to the database
 sink; the state reaches the table's changelog and the message is acked only after the sink
-wrote the rows (see streams/sink.py). Every message moves its partition's mark; a message
-that arrives past the mark first has the messages in between read from the broker and
-applied (see streams/continuity.py), so no message the consumer skips is lost.
+wrote the rows (see streams/storage/database_sink.py). Every message moves its partition's
+mark; a message that arrives past the mark first has the messages in between read from the
+broker and applied (see streams/runtime/continuity.py), so no message the consumer skips is lost.
 """
 
 from __future__ import annotations
@@ -22,13 +22,21 @@ from aiokafka import TopicPartition
 from faust import StreamT
 from faust.types import TP
 
-import streams.clock  # noqa: F401  # registers the live wall-clock tick (if enabled)
+import streams.runtime.clock  # noqa: F401  # registers the live wall-clock tick (if enabled)
 from online_models.contract import Rejection, parse_event
 from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState
 from online_models.schedule import DueSchedule
 from streams.app import app
-from streams.continuity import (
+from streams.records import DeadLetter
+from streams.runtime.channels import (
+    churn_alerts_topic,
+    dead_letters_topic,
+    segment_changes_topic,
+    user_events_topic,
+    winback_outcomes_topic,
+)
+from streams.runtime.continuity import (
     Marks,
     mark_key,
     read_range,
@@ -36,11 +44,8 @@ from streams.continuity import (
     start_offsets,
     until_done,
 )
-from streams.models import models
-from streams.records import DeadLetter
-from streams.settings import settings
-from streams.sink import Ack, Row, Upsert
-from streams.sinks import (
+from streams.runtime.model_follower import models
+from streams.runtime.outputs import (
     ALERTS,
     OUTCOMES,
     PROFILES,
@@ -50,15 +55,10 @@ from streams.sinks import (
     profile_row,
     sink,
 )
-from streams.tables import complete_recovery, profiles_for_user
-from streams.topics import (
-    TICK_HEADER,
-    churn_alerts_topic,
-    dead_letters_topic,
-    segment_changes_topic,
-    user_events_topic,
-    winback_outcomes_topic,
-)
+from streams.runtime.tables import complete_recovery, profiles_for_user
+from streams.settings import settings
+from streams.storage.database_sink import Ack, Row, Upsert
+from streams.topics import TICK_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0
 # Both are derived from the table, so they are rebuilt after every rebalance.
 watermarks: dict[int, float] = {}
 schedules: dict[int, DueSchedule] = {}
-# Per source partition: the next offset not yet applied (streams/continuity.py).
+# Per source partition: the next offset not yet applied (streams/runtime/continuity.py).
 marks = Marks()
 # Per source partition: the offset of the consumer's previous message in this assignment.
 _delivered: dict[int, int] = {}

@@ -16,10 +16,10 @@ from typing import Any
 from faust import StreamT
 
 from streams.app import app
-from streams.models import models
+from streams.runtime.channels import models_topic, training_topic
+from streams.runtime.model_follower import models
+from streams.runtime.outputs import MODEL_VERSIONS, model_version_row, sink
 from streams.settings import settings
-from streams.sinks import MODEL_VERSIONS, model_version_row, sink
-from streams.topics import models_topic, training_topic
 
 log = logging.getLogger(__name__)
 

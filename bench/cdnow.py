@@ -7,7 +7,7 @@ Run: ``python -m bench.cdnow [--cut 1997-09-30] [--horizon-weeks 39]
 Method
 ------
 1. ``bench.harness.lifeline_run`` starts Tansu, a fresh topic set and a fresh migrated
-   PostgreSQL database. The CDNOW master log (``streams.datasets.cdnow_events``: 69,659
+   PostgreSQL database. The CDNOW master log (``streams.data.datasets.cdnow_events``: 69,659
    purchases of 23,570 customers, first purchases in Q1 1997, one ``purchase`` event at noon
    UTC per row) is published up to the calibration cut: every event with ``ts < cut + 1
    day`` (the cut day is inside the calibration period, as in Fader, Hardie & Lee 2005).
@@ -79,7 +79,7 @@ CDNOW_PREFIX = "cdnow-"
 
 def load_cdnow() -> list[dict[str, Any]]:
     """Every CDNOW purchase as a contract event (sorted by time)."""
-    from streams.datasets import cdnow_events
+    from streams.data.datasets import cdnow_events
 
     return list(cdnow_events())
 
@@ -123,7 +123,7 @@ def clock_users(partitions: int) -> dict[int, str]:
 
 def clock_events(partitions: int, at: datetime) -> dict[int, dict[str, Any]]:
     """One ``other`` event per partition at ``at``, keyed so it lands on that partition."""
-    from streams.datasets import FIELDS
+    from streams.data.datasets import FIELDS
 
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
@@ -136,7 +136,7 @@ def clock_events(partitions: int, at: datetime) -> dict[int, dict[str, Any]]:
 async def _send_clock(bootstrap: str, topic: str, events: Mapping[int, dict[str, Any]]) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from streams.replay import bootstrap_servers, encode
+    from streams.cli.replay import bootstrap_servers, encode
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(bootstrap),
                                 client_id="bench-clock", acks=1)
@@ -216,7 +216,7 @@ def rescore_everyone(dep: Deployment, at: datetime, partitions: int, quiet: floa
     tick per partition re-scores everyone at the cut, as an operator would after a model
     update, so the evaluated risk is the final model's view at the cut.
     """
-    from streams.admin import publish_ticks
+    from streams.cli.admin import publish_ticks
 
     def ticks_done() -> int:
         return sum(w.log.read_text(errors="replace").count("] tick ")

@@ -2,13 +2,13 @@
 
 ``lifeline_run()`` is a context manager that gives one isolated Lifeline deployment:
 
-1. Tansu (``streams.broker.start_tansu``) on a port from ``streams.broker.free_port()``
+1. Tansu (``streams.local.broker.start_tansu``) on a port from ``streams.local.broker.free_port()``
    (or an external ``kafka://host:port`` broker);
 2. a fresh topic set: ``LIFELINE_TOPIC_PREFIX=bench-<uuid>-``, created with their partition
-   counts by ``streams.admin.create_topics``;
+   counts by ``streams.cli.admin.create_topics``;
 3. a fresh PostgreSQL database ``bench_<uuid>`` on the server of ``LIFELINE_TEST_PG``
    (admin URL, default ``postgresql://postgres@127.0.0.1:5432/postgres``), migrated to head
-   with ``streams.admin.migrate``;
+   with ``streams.cli.admin.migrate``;
 4. the worker environment: ``LIFELINE_BROKER``, ``LIFELINE_DATABASE_URL``, a fresh
    ``LIFELINE_APP_ID`` (consumer group), ``LIFELINE_DATA_DIR`` in a temporary folder,
    ``LIFELINE_PARTITIONS`` and any extra ``LIFELINE_*`` overrides; inherited ``LIFELINE_*``
@@ -16,7 +16,7 @@
 
 The handle (:class:`Deployment`) starts workers (``python -m streams worker -l info
 --without-web`` in their own process group, logs in the run's temporary folder, printed on
-failure), publishes events (``streams.replay.replay``), runs SQL, and waits until the
+failure), publishes events (``streams.cli.replay.replay``), runs SQL, and waits until the
 database is quiescent (:meth:`Deployment.wait_quiescent`): ``sum(events)`` of
 ``user_profiles`` equals the number of valid events published and the counts of
 ``segment_transitions`` / ``churn_alerts`` and ``max(model_versions.version)`` have not
@@ -250,8 +250,8 @@ class Deployment:
 
     def publish(self, events: Iterable[Mapping[str, Any] | bytes], topic: str = "user-events",
                 progress: bool = False) -> int:
-        """Publish ``events`` keyed by user id with ``streams.replay.replay``; returns count."""
-        from streams.replay import replay
+        """Publish ``events`` keyed by user id with ``streams.cli.replay.replay``; returns count."""
+        from streams.cli.replay import replay
 
         return asyncio.run(
             replay(events, bootstrap=self.bootstrap, topic=self.topic(topic), progress=progress)
@@ -359,8 +359,8 @@ def lifeline_run(*, partitions: int = 4, extra_env: Mapping[str, str] | None = N
     used to create the topics). Logs are kept (path printed) when the block raises, or when
     ``keep_logs``.
     """
-    from streams.admin import create_topics, migrate
-    from streams.broker import free_port, start_tansu
+    from streams.cli.admin import create_topics, migrate
+    from streams.local.broker import free_port, start_tansu
     from streams.settings import Settings
 
     run_id = uuid.uuid4().hex[:12]

@@ -44,7 +44,7 @@ def load_purchases() -> list[Purchase]:
     >>> load_purchases()[0]
     (852120000.0, 'cdnow-1', 11.77)
     """
-    from streams.datasets import cdnow_events
+    from streams.data.datasets import cdnow_events
 
     rows = [(parse_ts(e["ts"]), str(e["user_id"]), float(e["price"]) * int(e["quantity"]))
             for e in cdnow_events()]

@@ -1,6 +1,6 @@
 """SYNTHETIC benchmark of interest segments and recommendations (one pass, event time).
 
-Replays ``streams.datasets.synthetic_events`` through ``parse_event`` + ``apply_event``. Before
+Replays ``streams.data.datasets.synthetic_events`` through ``parse_event`` + ``apply_event``. Before
 the split (70% of the days) every ``--learn-every`` applied events of a user, the user's
 affinity vector teaches both the ``InterestModel`` and the ``GlobalPopularity`` baseline: the
 same vectors, in the same order, forgotten at the same pace (the baseline's half-life is the
@@ -40,8 +40,8 @@ from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from online_models.rfm import RFMScorer, rfm_inputs
 from online_models.segments import evaluate_segments
-from streams.datasets import synthetic_events, synthetic_truth
-from streams.synthetic import group_weights
+from streams.data.datasets import synthetic_events, synthetic_truth
+from streams.data.synthetic import group_weights
 
 START = "2026-01-01"
 
@@ -176,7 +176,8 @@ def run(
         dims.update((d, v) for d, v in state.segments.items() if d != "interest")
     elapsed = time.perf_counter() - started
 
-    print("=== SYNTHETIC DATA (streams.datasets.synthetic_events) - not a real-world result ===")
+    print("=== SYNTHETIC DATA (streams.data.datasets.synthetic_events) "
+          "- not a real-world result ===")
     print(
         f"users={users} days={days} seed={seed} events applied={applied:,} "
         f"k={k} learn_every={learn_every} time={elapsed:.1f}s"

@@ -13,8 +13,8 @@ through cumulative stages, each timed over all events in one loop, in this one p
 1. ``decode``: ``orjson.loads`` (all the bare agent does with a value);
 2. ``validate``: ``parse_event`` (decode + the event contract);
 3. ``state``: + load the user's state from a dict table, ``apply_event``, save it back;
-4. ``row``: + the ``user_profiles`` row (``streams.sinks.profile_row``), i.e. profiles + sink
-   without I/O;
+4. ``row``: + the ``user_profiles`` row (``streams.runtime.outputs.profile_row``), i.e.
+   profiles + sink without I/O;
 5. ``step``: ``parse_event`` + load + the lifecycle step (``engine.on_event``: churn scoring,
    snapshots, win-back policy, segments) + save + row, with a model bundle first trained
    on one pass over the same events (as a running trainer would have). The worker also
@@ -46,8 +46,8 @@ from online_models.bundle import ModelBundle  # noqa: E402
 from online_models.contract import Event, parse_event  # noqa: E402
 from online_models.engine import Emits, EngineConfig, on_event  # noqa: E402
 from online_models.profile import UserState, apply_event  # noqa: E402
-from streams.datasets import synthetic_events  # noqa: E402
-from streams.sinks import profile_row  # noqa: E402
+from streams.data.datasets import synthetic_events  # noqa: E402
+from streams.runtime.outputs import profile_row  # noqa: E402
 
 SKEW = 86_400.0
 

@@ -7,10 +7,10 @@ What one run does
 -----------------
 1. ``bench.harness.lifeline_run``: starts Tansu on a free port (unless ``--broker`` is given),
    creates a fresh topic set with ``LIFELINE_TOPIC_PREFIX=bench-<uuid>-``
-   (``streams.admin.create_topics``) and a fresh PostgreSQL database ``bench_<hex>`` on the
-   server of ``LIFELINE_TEST_PG`` migrated to head (``streams.admin.migrate``).
-2. Publishes the SAME N synthetic events (``streams.datasets.synthetic_events``, first N) once
-   to ``<prefix>user-events`` with ``streams.replay.replay``.
+   (``streams.cli.admin.create_topics``) and a fresh PostgreSQL database ``bench_<hex>`` on the
+   server of ``LIFELINE_TEST_PG`` migrated to head (``streams.cli.admin.migrate``).
+2. Publishes the SAME N synthetic events (``streams.data.datasets.synthetic_events``, first N) once
+   to ``<prefix>user-events`` with ``streams.cli.replay.replay``.
 3. Consumes them three times from offset 0, each with a fresh consumer group, one at a time:
 
    a. ``raw``:  an ``aiokafka`` consumer in this process that only ``orjson.loads`` each value;
@@ -105,7 +105,7 @@ class Result:
 
 def make_events(n: int) -> list[dict[str, Any]]:
     """The first ``n`` synthetic events (120 days; users grown until there are enough)."""
-    from streams.datasets import synthetic_events
+    from streams.data.datasets import synthetic_events
 
     users = max(50, n // 100)
     while True:

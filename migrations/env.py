@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from streams.db import Base, make_engine
+from streams.storage.schema import Base, make_engine
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

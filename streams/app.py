@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import faust
 
+from streams.cli.commands import register
 from streams.settings import settings
+
+log = logging.getLogger(__name__)
+
+# Faust creates only the last folder of its data dir: make the whole path, from any cwd.
+Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
     settings.app_id,
@@ -17,11 +26,18 @@ app = faust.App(
     autodiscover=["agents"],
     origin="streams",
     web_port=settings.web_port,
-    # Time to wait for a fresh consumer group: the broker used in tests is slow to settle.
-    broker_session_timeout=30.0,
-    broker_heartbeat_interval=3.0,
+    # How long a silent member keeps its partitions (a worker killed with -9 holds them this
+    # long); the broker used in tests is slow to settle, so the default is generous.
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     producer_linger=0.005,
 )
+
+
+@app.task
+async def log_configuration() -> None:
+    """Say at start what this worker uses (the database password redacted)."""
+    log.info("lifeline worker: %s", settings.describe())
 
 
 def main() -> None:
@@ -29,5 +45,5 @@ def main() -> None:
     app.main()
 
 
-# Registered here so `faust -A streams.app <command>` sees them too (imports `app` above).
-import streams.commands  # noqa: E402, F401
+# Registered here so `faust -A streams.app <command>` sees them too.
+register(app)

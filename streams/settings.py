@@ -95,6 +95,7 @@ class Settings:
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
     live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
+    session_timeout_s: float = 30.0  # LIFELINE_SESSION_TIMEOUT_S: consumer group session
     engine: EngineConfig = field(default_factory=EngineConfig)
     # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW,
     # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
@@ -119,9 +120,9 @@ class Settings:
             raise ValueError(f"{PREFIX}STORE must be memory:// or rocksdb://, got {store!r}")
         database_url = _get(env, "DATABASE_URL", cls.database_url)
         if "://" not in database_url:
-            raise ValueError(
-                f"{PREFIX}DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}"
-            )
+            # Never echo the value: it may hold a password.
+            raise ValueError(f"{PREFIX}DATABASE_URL must be an SQLAlchemy URL "
+                             "(dialect+driver://user:password@host/db)")
         return cls(
             broker=broker,
             database_url=database_url,
@@ -139,8 +140,30 @@ class Settings:
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
             live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
+            session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
+                                     minimum=6.0),
             engine=_engine(env),
         )
+
+    @property
+    def database_url_redacted(self) -> str:
+        """The database URL with its password masked, for logs and errors.
+
+        >>> Settings(database_url="postgresql://app:s3cret@db/lifeline").database_url_redacted
+        'postgresql://app:***@db/lifeline'
+        """
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.database_url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: show only its scheme
+            return self.database_url.split("://", 1)[0] + "://***"
+
+    def describe(self) -> str:
+        """One line for the start of a worker: what it connects to and where it keeps state."""
+        return (f"broker {self.broker}, database {self.database_url_redacted}, data dir "
+                f"{self.data_dir}, store {self.store}, partitions {self.partitions}, app id "
+                f"{self.app_id}, topic prefix {self.topic_prefix!r}")
 
     @property
     def bootstrap(self) -> str:

@@ -12,7 +12,7 @@ from streams.app import app
 
 @pytest.fixture(autouse=True)
 def _memory_app() -> Iterator[None]:
-    from streams.models import models
+    from streams.runtime.model_follower import models
 
     app.finalize()
     app.flow_control.resume()
@@ -28,19 +28,19 @@ def sink_put() -> Iterator[AsyncMock]:
         if ack is not None:
             ack()
 
-    with patch("streams.sinks.sink.put", new=AsyncMock(side_effect=put)) as mock:
+    with patch("streams.runtime.outputs.sink.put", new=AsyncMock(side_effect=put)) as mock:
         yield mock
 
 
 @pytest.fixture()
 def dead_letters_send() -> Iterator[AsyncMock]:
-    with patch("streams.topics.dead_letters_topic.send", new=AsyncMock()) as mock:
+    with patch("streams.runtime.channels.dead_letters_topic.send", new=AsyncMock()) as mock:
         yield mock
 
 
 @pytest.fixture()
 def user_events_send() -> Iterator[AsyncMock]:
-    with patch("streams.topics.user_events_topic.send", new=AsyncMock()) as mock:
+    with patch("streams.runtime.channels.user_events_topic.send", new=AsyncMock()) as mock:
         yield mock
 
 
@@ -49,7 +49,7 @@ def outputs() -> Iterator[dict[str, AsyncMock]]:
     """One AsyncMock per output topic: training examples, segment changes, alerts, outcomes."""
     names = ["training_topic", "segment_changes_topic", "churn_alerts_topic",
              "winback_outcomes_topic", "models_topic"]
-    patches = [patch(f"streams.topics.{name}.send", new=AsyncMock()) for name in names]
+    patches = [patch(f"streams.runtime.channels.{name}.send", new=AsyncMock()) for name in names]
     mocks = [p.start() for p in patches]
     yield dict(zip([n.removesuffix("_topic") for n in names], mocks, strict=True))
     for p in patches:

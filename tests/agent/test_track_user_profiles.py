@@ -9,7 +9,7 @@ import pytest
 
 from agents.track_user_profiles import track_user_profiles
 from online_models.profile import UserState
-from streams.tables import profiles_for_user
+from streams.runtime.tables import profiles_for_user
 
 pytestmark = pytest.mark.agent
 
@@ -112,7 +112,7 @@ async def test_send_wall_clock_ticks__one_tick_per_partition_moves_idle_watermar
     sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock
 ) -> None:
     import agents.track_user_profiles as module
-    from streams.clock import send_wall_clock_ticks
+    from streams.runtime.clock import send_wall_clock_ticks
     from streams.settings import settings
     from streams.topics import TICK_HEADER
 

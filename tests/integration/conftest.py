@@ -15,7 +15,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from streams.broker import free_port, start_tansu
+from streams.local.broker import free_port, start_tansu
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("LIFELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -51,7 +51,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture()
 def database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database; dropped afterwards."""
-    from streams.admin import migrate
+    from streams.cli.admin import migrate
 
     name = f"lifeline_it_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(PG_ADMIN)
@@ -105,7 +105,7 @@ def lifeline(broker: str, database: str, tmp_path: Path,
     Yields ``{"settings": Settings, "env": dict, "worker": () -> Worker}``; workers are stopped
     at teardown. ``@pytest.mark.lifeline_env(LIFELINE_X="...")`` overrides variables.
     """
-    from streams.admin import create_topics
+    from streams.cli.admin import create_topics
     from streams.settings import Settings
 
     run = uuid.uuid4().hex[:10]

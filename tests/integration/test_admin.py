@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from streams.admin import create_topics
+from streams.cli.admin import create_topics
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

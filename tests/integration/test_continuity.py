@@ -1,10 +1,10 @@
 """A committed offset past events nobody applied: the restarted worker applies them anyway.
 
 Faust can start a partition's stream past its committed offset and commit past the skipped
-messages (streams/continuity.py). This test creates that situation on purpose: a worker takes
-over a state whose marks stand before a batch of events no worker has seen, with committed
-offsets past that batch; it must read the batch from the broker (it logs the jump), and every
-total must be exact.
+messages (streams/runtime/continuity.py). This test creates that situation on purpose: a
+worker takes over a state whose marks stand before a batch of events no worker has seen, with
+committed offsets past that batch; it must read the batch from the broker (it logs the jump),
+and every total must be exact.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.continuity import read_range
-from streams.datasets import synthetic_events
-from streams.offsets import log_ends, stop_quietly
+from streams.data.datasets import synthetic_events
+from streams.runtime.continuity import read_range
+from streams.runtime.offsets import log_ends, stop_quietly
 from tests.integration.conftest import Worker
 from tests.integration.test_ingest_pipeline import (
     expected_totals,

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaProducer
 
-from streams.datasets import synthetic_events
+from streams.data.datasets import synthetic_events
 from tests.integration.conftest import read_topic, recovery_report, wait_for
 
 pytestmark = pytest.mark.integration

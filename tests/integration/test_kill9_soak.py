@@ -18,7 +18,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.datasets import synthetic_events
+from streams.data.datasets import synthetic_events
 from tests.integration.conftest import recovery_report, wait_for
 from tests.integration.test_ingest_pipeline import (
     db_totals,

@@ -23,8 +23,8 @@ from online_models.bundle import ModelBundle, example
 from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
-from streams.admin import publish_ticks
-from streams.report import report_text
+from streams.cli.admin import publish_ticks
+from streams.cli.report import report_text
 from tests.integration.conftest import read_topic, recovery_report, wait_for
 from tests.integration.test_ingest_pipeline import publish
 

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.offsets import log_ends, log_ends_sync
+from streams.runtime.offsets import log_ends, log_ends_sync
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_log_ends__count_every_record_of_the_last_batch(broker: str) -> None:
 
 
 def test_read_range__returns_exactly_the_requested_offsets_in_order(broker: str) -> None:
-    from streams.continuity import read_range
+    from streams.runtime.continuity import read_range
 
     bootstrap = broker.removeprefix("kafka://")
     topic = new_topic(bootstrap, "range", 2)

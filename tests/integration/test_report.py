@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from streams.admin import migrate
-from streams.db import SegmentTransition
-from streams.report import report_text
+from streams.cli.admin import migrate
+from streams.cli.report import report_text
 from streams.settings import Settings
+from streams.storage.schema import SegmentTransition
 
 pytestmark = pytest.mark.integration
 

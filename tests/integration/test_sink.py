@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from streams.db import UserProfile, make_engine
-from streams.sink import Sink, Upsert, write_rows
+from streams.storage.database_sink import Sink, Upsert, write_rows
+from streams.storage.schema import UserProfile, make_engine
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Unit tests for `streams.datasets`: CDNOW parsing, the synthetic generator, file I/O."""
+"""Unit tests for `streams.data.datasets`: CDNOW parsing, the synthetic generator, file I/O."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from streams.datasets import (
+from streams.data.datasets import (
     FIELDS,
     cdnow_events,
     cdnow_path,

@@ -8,7 +8,7 @@ import pytest
 
 from online_models.profile import UserState
 from online_models.sentiment import SentimentModel, update_user_sentiment
-from streams.datasets import synthetic_events
+from streams.data.datasets import synthetic_events
 
 pytestmark = pytest.mark.unit
 

@@ -7,16 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from streams.db import SegmentTransition, UserProfile, make_engine
-from streams.offsets import log_ends_sync
+from streams.runtime.offsets import log_ends_sync
 from streams.settings import Settings
+from streams.storage.schema import SegmentTransition, UserProfile, make_engine
+from streams.topics import DEAD_LETTERS
 
 
 def dead_letter_count(settings: Settings) -> int:
     """Messages in the dead-letter topic (sum of its partitions' log ends)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    topic = settings.topic("user-events-dlq")
+    topic = settings.topic(DEAD_LETTERS.name)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="lifeline-report")
     try:
         parts = consumer.partitions_for_topic(topic) or set()

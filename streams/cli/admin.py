@@ -13,7 +13,7 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def topic_plan(settings: Settings) -> dict[str, int]:

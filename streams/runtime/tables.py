@@ -9,7 +9,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
 from streams.app import app
-from streams.offsets import log_ends, stop_quietly
+from streams.runtime.faust_private import recovered_offsets, table_key, table_value
+from streams.runtime.offsets import log_ends, stop_quietly
 from streams.settings import settings
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ async def complete_recovery(table: Any) -> int:
     """Apply the changelog records of this worker's partitions that recovery did not read.
 
     Recovery reads each changelog partition up to the end the broker lists; on a broker that
-    lists too little (see streams/offsets.py) the newest states of a few keys stay behind,
+    lists too little (see streams/runtime/offsets.py) the newest states of a few keys stay behind,
     and their events between those states and the committed offset would never be counted.
     This reads on from where recovery stopped to the end of the log (one fetch per partition
     on a broker that lists the end right) and applies what it finds, in log order. Returns
     the number of records applied. Call it before the first event of a new assignment.
     """
     topic = table.changelog_topic.get_topic_name()
-    recovered = app.tables.recovery.active_offsets  # type: ignore[attr-defined]
+    recovered = recovered_offsets(app)
     tps = sorted(TopicPartition(tp.topic, tp.partition)
                  for tp in app.assignor.assigned_actives() if tp.topic == topic)
     if not tps:
@@ -60,12 +61,12 @@ async def complete_recovery(table: Any) -> int:
                 for msg in batch.get(tp, []):
                     if msg.offset >= ends[tp]:
                         break
-                    key = table._to_key(app.serializers.loads_key(
+                    key = table_key(table, app.serializers.loads_key(
                         table.key_type, msg.key, serializer=table.key_serializer))
                     if msg.value is None:
                         table.data.pop(key, None)
                     else:
-                        table.data[key] = table._to_value(app.serializers.loads_value(
+                        table.data[key] = table_value(table, app.serializers.loads_value(
                             table.value_type, msg.value, serializer=table.value_serializer))
                     table.data.set_persisted_offset(TP(tp.topic, tp.partition), msg.offset)
                     applied += 1

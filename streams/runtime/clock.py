@@ -15,8 +15,9 @@ import logging
 import time
 
 from streams.app import app
+from streams.runtime.channels import user_events_topic
 from streams.settings import settings
-from streams.topics import TICK_HEADER, tick_value, user_events_topic
+from streams.topics import TICK_HEADER, tick_value
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from streams.data.events import CATEGORIES, FIELDS, contract_event
+
 __all__ = [
     "CATEGORIES",
     "FIELDS",
@@ -28,21 +30,7 @@ __all__ = [
     "write_jsonl",
 ]
 
-FIELDS: tuple[str, ...] = (
-    "event_id", "user_id", "type", "ts", "item_id", "category", "price", "quantity",
-    "query", "rating", "text", "session_id",
-)  # fmt: skip
-CATEGORIES: tuple[str, ...] = (
-    "shoes", "bags", "jackets", "dresses", "jewelry", "watches", "phones", "laptops",
-    "headphones", "cameras", "games", "consoles", "books", "comics", "toys", "garden",
-    "tools", "kitchen", "beauty", "sports",
-)  # fmt: skip
 JSONL_SUFFIXES = frozenset({".jsonl", ".json", ".ndjson"})
-
-
-def _event(**fields: Any) -> dict[str, Any]:
-    """Return a contract event: every field of `FIELDS`, ``None`` where not given."""
-    return {name: fields.get(name) for name in FIELDS}
 
 
 # --------------------------------------------------------------------------- CDNOW
@@ -126,7 +114,7 @@ def cdnow_events(path: str | Path | None = None) -> Iterator[dict[str, Any]]:
             per_day[customer, day] = n + 1
             price, quantity = _cdnow_amounts(dollars, cds)
             ts = f"{day[:4]}-{day[4:6]}-{day[6:]}T12:00:00Z"
-            event = _event(
+            event = contract_event(
                 event_id=f"cdnow-{customer}-{day}-{n}",
                 user_id=f"cdnow-{customer}",
                 type="purchase",
@@ -142,8 +130,8 @@ def cdnow_events(path: str | Path | None = None) -> Iterator[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------- synthetic
-# The generator lives in `streams.synthetic`, which imports `CATEGORIES` and `_event` from
-# here; it is imported inside the functions below so neither module imports the other first.
+# The generator lives in `streams.data.synthetic` (it shares `streams.data.events` with the
+# sources here); imported inside the functions below, as only they need it.
 
 
 def synthetic_events(
@@ -153,7 +141,7 @@ def synthetic_events(
 
     Synthetic data is labelled by its ids: users ``syn-u-<n>``, events ``syn-...``, sessions
     ``syn-s-...``. Every event type of the contract occurs. Planted structure (returned by
-    `synthetic_truth`, detailed in `streams.synthetic`): each user belongs to one of 6
+    `synthetic_truth`, detailed in `streams.data.synthetic`): each user belongs to one of 6
     interest groups with graded preferences (3 core categories, then 4 secondary ones with
     decreasing weights); a user starts with a few of the group's categories and discovers
     the others over time at their own pace, in an order favouring the group's strong
@@ -177,7 +165,7 @@ def synthetic_events(
     >>> first["user_id"].startswith("syn-u-"), first["type"]
     (True, 'signup')
     """
-    from streams.synthetic import generate
+    from streams.data.synthetic import generate
 
     return generate(users, days, seed, start)[1]
 
@@ -208,7 +196,7 @@ def synthetic_truth(
     ...     truth["group_categories"])
     True
     """
-    from streams.synthetic import generate
+    from streams.data.synthetic import generate
 
     return {p.user_id: p.truth() for p in generate(users, days, seed, start)[0]}
 

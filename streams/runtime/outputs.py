@@ -11,8 +11,13 @@ from sqlalchemy import Table
 
 from online_models.profile import UserState, decayed_affinity
 from streams.app import app
-from streams.continuity import mark_partition
-from streams.db import (
+from streams.runtime.channels import training_topic
+from streams.runtime.continuity import mark_partition
+from streams.runtime.faust_private import changelog_sent_callback
+from streams.runtime.tables import profiles_for_user
+from streams.settings import settings
+from streams.storage.database_sink import Row, Sink, Upsert
+from streams.storage.schema import (
     Base,
     ChurnAlert,
     ModelVersion,
@@ -22,10 +27,6 @@ from streams.db import (
     WinbackOutcome,
     make_engine,
 )
-from streams.settings import settings
-from streams.sink import Row, Sink, Upsert
-from streams.tables import profiles_for_user
-from streams.topics import training_topic
 
 
 def _table(model: type[Base]) -> Table:
@@ -44,7 +45,7 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
 
     Faust's own buffered changelog writes (``send_soon``) are flushed before a commit with a
     0.1 s give-up, so a commit can overtake them; these are awaited before any source ack.
-    The partitions' marks (streams/continuity.py) go last, once the broker holds everything
+    The partitions' marks (streams/runtime/continuity.py) go last, once the broker holds everything
     the messages below them produced (their states, and what was sent while applying them,
     such as re-keyed events): a mark never claims more than a crash leaves behind.
     """
@@ -53,7 +54,7 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
     async def send(items: list[tuple[Any, tuple[int, Any]]]) -> None:
         pending = [await table.changelog_topic.send(
             key=key, value=value, partition=partition,
-            callback=table._on_changelog_sent)  # type: ignore[attr-defined]  # rocksdb offsets
+            callback=changelog_sent_callback(table))  # persisted offsets (rocksdb)
             for key, (partition, value) in items]
         await asyncio.gather(*pending)
 

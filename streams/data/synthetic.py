@@ -1,7 +1,7 @@
-"""The SYNTHETIC clickstream behind `streams.datasets.synthetic_events` / `synthetic_truth`.
+"""The SYNTHETIC clickstream behind `streams.data.datasets.synthetic_events` / `synthetic_truth`.
 
 Everything here is made up; ids say so (``syn-u-<n>`` users, ``syn-...`` events,
-``syn-s-...`` sessions). Use `streams.datasets.synthetic_events` and `synthetic_truth`, which
+``syn-s-...`` sessions). Use `streams.data.datasets.synthetic_events` and `synthetic_truth`, which
 share `generate`, so the truth always matches the events.
 
 Planted structure
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from streams.datasets import CATEGORIES, _event
+from streams.data.events import CATEGORIES, contract_event
 
 # Per group: core categories (strongest), then secondary ones by decreasing weight.
 GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -185,7 +185,7 @@ class _Session:
         self.t += timedelta(seconds=self.rng.randint(5, 90))
         self.seq += 1
         self.events.append(
-            _event(
+            contract_event(
                 event_id=f"syn-{self.sid[6:]}-{self.seq}",
                 user_id=self.plan.user_id,
                 type=kind,

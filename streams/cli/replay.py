@@ -1,6 +1,6 @@
 """Publish recorded or generated events to the ``user-events`` topic, fast or paced.
 
-`replay` takes a file (JSON Lines / CSV, see `streams.datasets.read_events`) or any iterable
+`replay` takes a file (JSON Lines / CSV, see `streams.data.datasets.read_events`) or any iterable
 of contract events and produces them keyed by ``user_id`` with one batching
 `aiokafka.AIOKafkaProducer`. Raw ``bytes`` items (lines of a file that were not JSON objects)
 are published unchanged with no key, so malformed input reaches the worker's dead-letter
@@ -21,7 +21,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from streams.datasets import read_events
+from streams.data.datasets import read_events
+from streams.topics import USER_EVENTS
 
 __all__ = ["TokenBucket", "replay", "replay_sync"]
 
@@ -112,7 +113,7 @@ async def replay(
     path_or_events: Source,
     *,
     bootstrap: str,
-    topic: str = "user-events",
+    topic: str = USER_EVENTS.name,
     rate: float | None = None,
     progress: bool = True,
     linger_ms: int = 20,
@@ -205,7 +206,7 @@ def replay_sync(
     path_or_events: Source,
     *,
     bootstrap: str,
-    topic: str = "user-events",
+    topic: str = USER_EVENTS.name,
     rate: float | None = None,
     progress: bool = True,
     **producer_options: Any,

@@ -21,7 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
+from streams.topics import TRAINING, USER_EVENTS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A few malformed messages, so the dead-letter path is visible in the summary.
 MALFORMED: list[bytes] = [
@@ -48,7 +50,7 @@ def _behind(settings: Any, topics: dict[str, int]) -> int:
     """Messages of ``topics`` ({name: partitions}) the worker's group has not committed yet."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-    from streams.offsets import log_ends_sync
+    from streams.runtime.offsets import log_ends_sync
 
     tps = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
@@ -75,10 +77,10 @@ def _wait_until_consumed(settings: Any, topics: dict[str, int], what: str,
 
 def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
     """Run the demo; returns a process exit code."""
-    from streams import datasets
-    from streams.admin import create_topics, migrate
-    from streams.broker import free_port, start_tansu
-    from streams.replay import replay
+    from streams.cli.admin import create_topics, migrate
+    from streams.cli.replay import replay
+    from streams.data import datasets
+    from streams.local.broker import free_port, start_tansu
     from streams.settings import Settings
 
     shutil.rmtree(workdir, ignore_errors=True)
@@ -118,7 +120,7 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         asyncio.run(replay(events, bootstrap=settings.bootstrap,
-                           topic=settings.topic("user-events")))
+                           topic=settings.topic(USER_EVENTS.name)))
         start = None
         with tqdm(total=n_valid, desc="processed", unit="ev") as bar:
             done = 0
@@ -135,15 +137,15 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
         # The one trainer learns behind the workers: let it finish and publish, then re-assess
         # everyone once (an operator tick to every partition) so the segments below come from
         # the final models; interest segments appear only once the clustering has seeded.
-        _wait_until_consumed(settings, {settings.topic("lifeline-training"): 1},
+        _wait_until_consumed(settings, {settings.topic(TRAINING.name): 1},
                              "training examples")
         time.sleep(settings.snapshot_seconds + 2.0)  # its last snapshot, then the workers'
-        from streams.admin import publish_ticks
+        from streams.cli.admin import publish_ticks
 
         publish_ticks(settings, at=None, everyone=True)
-        _wait_until_consumed(settings, {settings.topic("user-events"): settings.partitions},
+        _wait_until_consumed(settings, {settings.topic(USER_EVENTS.name): settings.partitions},
                              "re-assessing every user with the final models")
-        from streams.report import report_text, summary_text
+        from streams.cli.report import report_text, summary_text
 
         print(summary_text(settings, elapsed=elapsed or None))
         print(report_text(settings))
@@ -161,7 +163,7 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI of ``python -m streams.demo``."""
+    """CLI of ``python -m streams.local.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=1000, help="synthetic users")
     parser.add_argument("--days", type=int, default=90, help="synthetic days")

@@ -31,7 +31,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.offsets import stop_quietly
+from streams.runtime.faust_private import add_gap, committed_offset
+from streams.runtime.offsets import stop_quietly
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ async def release_skipped(consumer: Any, tp: Any, previous: int | None, offset: 
     that never arrive, so they are committed once a later message is acked.
     """
     if previous is None:
-        start = consumer._committed_offset.get(tp)
+        start = committed_offset(consumer, tp)
         if start is None or offset <= start:
             return
     elif offset > previous + 1:
@@ -193,5 +194,5 @@ async def release_skipped(consumer: Any, tp: Any, previous: int | None, offset: 
     else:
         return
     log.info("%s[%s]: the consumer skipped from %s to %s (committed %s)", tp.topic,
-             tp.partition, start, offset, consumer._committed_offset.get(tp))
-    await consumer._add_gap(tp, start, offset - 1)
+             tp.partition, start, offset, committed_offset(consumer, tp))
+    await add_gap(consumer, tp, start, offset - 1)

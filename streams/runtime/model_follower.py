@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from online_models.bundle import ModelBundle
 from streams.app import app
-from streams.offsets import log_ends
+from streams.runtime.channels import models_topic
+from streams.runtime.offsets import log_ends
 from streams.settings import settings
-from streams.topics import models_topic
 
 log = logging.getLogger(__name__)
 

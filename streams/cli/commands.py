@@ -2,86 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import faust
 from faust.cli import option
 
-from streams.app import app
 from streams.settings import settings
+from streams.topics import USER_EVENTS
+
+if TYPE_CHECKING:
+    from faust import App
 
 
-@app.command()
 async def topics(self: faust.cli.AppCommand) -> None:
     """Create Lifeline's topics with their partition counts (idempotent)."""
-    from streams.admin import create_topics
+    from streams.cli.admin import create_topics
 
     for name, result in create_topics(settings).items():
         self.say(f"{name}: {result}")
 
 
-@app.command()
 async def migrate(self: faust.cli.AppCommand) -> None:
     """Upgrade the database to the newest schema (alembic upgrade head)."""
-    from streams.admin import migrate as upgrade
+    from streams.cli.admin import migrate as upgrade
 
     upgrade(settings.database_url)
     self.say("database at head")
 
 
-@app.command(
-    faust.cli.argument("path"),
-    option("--rate", type=float, default=None, help="Events per second (default: unlimited)."),
-    option("--topic", type=str, default=None, help="Target topic (default: user-events)."),
-    option("--quiet", is_flag=True, default=False, help="No progress bar."),
-)
 async def replay(self: faust.cli.AppCommand, path: str, rate: float | None, topic: str | None,
                  quiet: bool) -> None:
     """Publish a JSONL or CSV file of events to user-events (key = user id)."""
-    from streams.replay import replay as publish
+    from streams.cli.replay import replay as publish
 
     sent = await publish(path, bootstrap=settings.bootstrap,
-                         topic=topic or settings.topic("user-events"), rate=rate,
+                         topic=topic or settings.topic(USER_EVENTS.name), rate=rate,
                          progress=not quiet)
     self.say(f"published {sent} events")
 
 
-@app.command(
-    option("--out", type=str, required=True, help="Where to write the JSONL file."),
-    option("--source", type=click.Choice(["cdnow", "synthetic"]), default="cdnow"),
-    option("--users", type=int, default=2000, help="Synthetic users."),
-    option("--days", type=int, default=120, help="Synthetic days."),
-    option("--seed", type=int, default=7, help="Synthetic seed."),
-)
 async def dataset(self: faust.cli.AppCommand, out: str, source: str, users: int, days: int,
                   seed: int) -> None:
     """Write CDNOW purchases (real) or a synthetic clickstream (labelled syn-) as JSONL."""
-    from streams import datasets
+    from streams.data import datasets
 
     events: Any = (datasets.cdnow_events() if source == "cdnow"
                    else datasets.synthetic_events(users=users, days=days, seed=seed))
     self.say(f"wrote {datasets.write_jsonl(events, out)} {source} events to {out}")
 
 
-@app.command()
 async def summary(self: faust.cli.AppCommand) -> None:
     """Print users, events, revenue and top categories read back from the database."""
-    from streams.report import summary_text
+    from streams.cli.report import summary_text
 
     self.say(summary_text(settings))
 
 
-@app.command(
-    option("--at", type=str, default=None,
-           help="Event time to move every partition's watermark to (ISO-8601 or epoch s)."),
-    option("--due-only", is_flag=True, default=False,
-           help="Only users due by then (default: every user)."),
-)
 async def rescore(self: faust.cli.AppCommand, at: str | None, due_only: bool) -> None:
     """Re-assess users on every partition now (after a model or policy change, or to read
     everyone's risk at one event time): one tick per partition of user-events."""
-    from streams.admin import publish_ticks
+    from streams.cli.admin import publish_ticks
 
     when = None
     if at is not None:
@@ -92,9 +73,39 @@ async def rescore(self: faust.cli.AppCommand, at: str | None, due_only: bool) ->
     self.say(f"sent {n} ticks (at={when}, all={not due_only})")
 
 
-@app.command()
 async def report(self: faust.cli.AppCommand) -> None:
     """Segment sizes, last day's transitions, win-back uplift (treated vs control), model."""
-    from streams.report import report_text
+    from streams.cli.report import report_text
 
     self.say(report_text(settings))
+
+
+
+def register(app: App) -> None:
+    """Add Lifeline's commands to the app's CLI (called once by streams/app.py).
+
+    The commands import no app: the app imports them, never the other way round.
+    """
+    app.command()(topics)
+    app.command()(migrate)
+    app.command(
+        faust.cli.argument("path"),
+        option("--rate", type=float, default=None, help="Events per second (default: unlimited)."),
+        option("--topic", type=str, default=None, help="Target topic (default: user-events)."),
+        option("--quiet", is_flag=True, default=False, help="No progress bar."),
+    )(replay)
+    app.command(
+        option("--out", type=str, required=True, help="Where to write the JSONL file."),
+        option("--source", type=click.Choice(["cdnow", "synthetic"]), default="cdnow"),
+        option("--users", type=int, default=2000, help="Synthetic users."),
+        option("--days", type=int, default=120, help="Synthetic days."),
+        option("--seed", type=int, default=7, help="Synthetic seed."),
+    )(dataset)
+    app.command()(summary)
+    app.command(
+        option("--at", type=str, default=None,
+               help="Event time to move every partition's watermark to (ISO-8601 or epoch s)."),
+        option("--due-only", is_flag=True, default=False,
+               help="Only users due by then (default: every user)."),
+    )(rescore)
+    app.command()(report)

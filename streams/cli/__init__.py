@@ -1,0 +1,1 @@
+"""Operator commands (``python -m streams topics|migrate|replay|rescore|report|...``)."""

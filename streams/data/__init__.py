@@ -1,0 +1,1 @@
+"""Event sources: CDNOW (real), the synthetic clickstream (labelled syn-), JSONL/CSV files."""

@@ -1,0 +1,1 @@
+"""Local deployment helpers shared by the demo, tests and benches: Tansu broker, the demo."""

@@ -1,0 +1,48 @@
+"""The worker's Faust channels for the topics named in streams/topics.py."""
+
+from __future__ import annotations
+
+from streams.app import app
+from streams.settings import settings
+from streams.topics import (
+    CHURN_ALERTS,
+    DEAD_LETTERS,
+    MODELS,
+    SEGMENT_CHANGES,
+    TRAINING,
+    USER_EVENTS,
+    WINBACK_OUTCOMES,
+)
+
+# Raw bytes in: every message is validated by online_models.contract, never decoded by Faust,
+# so a malformed message can reach the dead-letter topic with its original bytes.
+user_events_topic = app.topic(
+    settings.topic(USER_EVENTS.name),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+)
+dead_letters_topic = app.topic(
+    settings.topic(DEAD_LETTERS.name), key_serializer="raw", value_serializer="json"
+)
+
+# Outputs are the fixed JSON shapes of DESIGN.md (``segment-changes`` has fields named
+# ``from`` / ``to``, which a Record cannot declare), published as JSON objects.
+segment_changes_topic = app.topic(
+    settings.topic(SEGMENT_CHANGES.name), key_serializer="raw", value_serializer="json"
+)
+churn_alerts_topic = app.topic(
+    settings.topic(CHURN_ALERTS.name), key_serializer="raw", value_serializer="json"
+)
+winback_outcomes_topic = app.topic(
+    settings.topic(WINBACK_OUTCOMES.name), key_serializer="raw", value_serializer="json"
+)
+training_topic = app.topic(
+    settings.topic(TRAINING.name), key_serializer="raw", value_serializer="json", partitions=1
+)
+# Pickled ModelBundle snapshots; every worker reads them all (no consumer group), see models.py.
+models_topic = app.topic(
+    settings.topic(MODELS.name), key_serializer="raw", value_serializer="raw", partitions=1
+)

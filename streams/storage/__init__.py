@@ -1,0 +1,1 @@
+"""PostgreSQL storage: the ORM schema and the generic batched, idempotent database sink."""
