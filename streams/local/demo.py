@@ -75,7 +75,7 @@ def _wait_until_consumed(settings: Any, topics: dict[str, int], what: str,
             time.sleep(1.0)
 
 
-def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
+def run(*, users: int, days: int, cdnow: bool, workdir: Path, cdnow_every: int = 1) -> int:
     """Run the demo; returns a process exit code."""
     from streams.cli.admin import create_topics, migrate
     from streams.cli.replay import replay
@@ -105,7 +105,7 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
         print(f"database {settings.database_url} migrated")
         events: list[Any] = []
         if cdnow:
-            events.extend(datasets.cdnow_events())
+            events.extend(datasets.cdnow_events(every=cdnow_every))
         n_real = len(events)
         # The synthetic clickstream continues where CDNOW ends, so event time runs on.
         begin = "1998-07-01" if cdnow else "2026-01-01"
@@ -168,9 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000, help="synthetic users")
     parser.add_argument("--days", type=int, default=90, help="synthetic days")
     parser.add_argument("--no-cdnow", action="store_true", help="skip the CDNOW log")
+    parser.add_argument("--cdnow-every", type=int, default=5,
+                        help="replay every n-th CDNOW customer's whole history (default 5: "
+                             "4,714 customers, all 18 months, a demo of a few minutes)")
+    parser.add_argument("--full", action="store_true",
+                        help="all 23,570 CDNOW customers (18 months of event time, ~10 min)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "demo")
     args = parser.parse_args(argv)
-    return run(users=args.users, days=args.days, cdnow=not args.no_cdnow, workdir=args.workdir)
+    return run(users=args.users, days=args.days, cdnow=not args.no_cdnow, workdir=args.workdir,
+               cdnow_every=1 if args.full else args.cdnow_every)
 
 
 if __name__ == "__main__":
