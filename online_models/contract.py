@@ -236,24 +236,6 @@ def parse_event(
         return Rejection(rej.reason, rej.detail)
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """The contract's JSON shape of a valid event (``ts`` as ISO-8601 UTC).
-
-    >>> event_to_dict(Event("e1", "u1", "view", 0.0 + 1.7e9))["ts"]
-    '2023-11-14T22:13:20Z'
-    """
-    out: dict[str, Any] = {
-        "event_id": event.event_id,
-        "user_id": event.user_id,
-        "type": event.type,
-        "ts": iso(event.ts),
-    }
-    for field in ("item_id", "category", "price", "quantity", "query", "rating", "text",
-                  "session_id"):
-        out[field] = getattr(event, field)
-    return out
-
-
 def iso(ts: float) -> str:
     """Epoch seconds as ISO-8601 UTC with a trailing ``Z``.
 

@@ -1,4 +1,4 @@
-"""Typed records for every message Lifeline publishes (and the input contract)."""
+"""Typed records for messages Lifeline publishes (the input contract: online_models/contract)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,6 @@ import base64
 from typing import Optional
 
 import faust
-
-
-class UserEvent(faust.Record, serializer="json"):
-    """One clickstream event as producers publish it to ``user-events`` (see README)."""
-
-    event_id: str
-    user_id: str
-    type: str
-    ts: str
-    item_id: Optional[str] = None
-    category: Optional[str] = None
-    price: Optional[float] = None
-    quantity: Optional[int] = None
-    query: Optional[str] = None
-    rating: Optional[int] = None
-    text: Optional[str] = None
-    session_id: Optional[str] = None
 
 
 class DeadLetter(faust.Record, serializer="json"):

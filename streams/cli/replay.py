@@ -24,7 +24,7 @@ from tqdm import tqdm
 from streams.data.datasets import read_events
 from streams.topics import USER_EVENTS
 
-__all__ = ["TokenBucket", "replay", "replay_sync"]
+__all__ = ["TokenBucket", "replay"]
 
 Source = str | Path | Iterable[Mapping[str, Any] | bytes]
 
@@ -200,25 +200,3 @@ async def replay(
     if failures:
         raise failures[0]
     return sent
-
-
-def replay_sync(
-    path_or_events: Source,
-    *,
-    bootstrap: str,
-    topic: str = USER_EVENTS.name,
-    rate: float | None = None,
-    progress: bool = True,
-    **producer_options: Any,
-) -> int:
-    """Run `replay` in a fresh event loop (for CLIs and scripts); returns the count sent."""
-    return asyncio.run(
-        replay(
-            path_or_events,
-            bootstrap=bootstrap,
-            topic=topic,
-            rate=rate,
-            progress=progress,
-            **producer_options,
-        )
-    )
