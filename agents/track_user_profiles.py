@@ -291,8 +291,7 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
     bundle, config = models.current, settings.engine
     watermark = max(watermarks.get(partition, parsed.ts), parsed.ts)
     state = UserState.from_dict(profiles_for_user.get(user_id))
-    out = on_event(user_id, state, parsed, watermark=watermark, models=bundle, config=config,
-                   offset=src.offset)
+    out = on_event(user_id, state, parsed, models=bundle, config=config, offset=src.offset)
     rows: list[tuple[Upsert, Row]] = []
     states: dict[str, tuple[int, Any]] = {}
     training: list[dict[str, Any]] = []

@@ -64,8 +64,7 @@ def _step(value: bytes, offset: int, table: dict[str, Any], bundle: ModelBundle,
     """Parse, load the state, the lifecycle step, save the state (as the worker does)."""
     event = _parse(value)
     s = UserState.from_dict(table.get(event.user_id))
-    out = on_event(event.user_id, s, event, watermark=event.ts, models=bundle, config=config,
-                   offset=offset)
+    out = on_event(event.user_id, s, event, models=bundle, config=config, offset=offset)
     table[event.user_id] = s.to_dict()
     return event.user_id, s, out
 

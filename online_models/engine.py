@@ -142,23 +142,23 @@ def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -
     out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2], at=at, s=round(span, 3)))
 
 
-def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
-             models: ModelBundle, config: EngineConfig, offset: int | None = None) -> Emits:
+def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundle,
+             config: EngineConfig, offset: int | None = None) -> Emits:
     """Apply a valid event and re-assess the user at the user's own clock (latest event time).
 
     The user's clock, not the partition watermark, stamps what an event decides, so a replay
     after a crash decides the same things at the same times (the watermark a replay starts
-    from can be ahead of the one the first run had). ``watermark`` is the partition's clock;
-    it only matters through :func:`on_tick`.
+    from can be ahead of the one the first run had). The partition's clock only matters
+    through :func:`on_tick`.
 
     >>> from online_models.contract import Event
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
     >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
-    ...                watermark=1e9, models=m, config=cfg)
+    ...                models=m, config=cfg)
     >>> s.churn_risk, [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
     (0.5, ['new'], True)
     >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
-    ...          watermark=1e9, models=m, config=cfg).applied  # a duplicate
+    ...          models=m, config=cfg).applied  # a duplicate
     False
     """
     if not apply_event(state, event, config.profile, offset=offset):
@@ -192,7 +192,7 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
 
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig(horizon_days=30)
     >>> _ = on_event("u1", s, Event("e1", "u1", "purchase", 0.0, price=30.0),
-    ...              watermark=0.0, models=m, config=cfg)
+    ...              models=m, config=cfg)
     >>> labels = []
     >>> while s.ext["due"] <= 31 * 86_400:  # the worker pops the user at each due time
     ...     out = on_tick("u1", s, watermark=31 * 86_400.0, models=m, config=cfg)
