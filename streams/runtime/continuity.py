@@ -9,8 +9,9 @@ seen again: a worker killed before it had made those events durable loses them.
 Lifeline does not rely on the consumer's position. Every processed message moves its
 partition's mark (the next offset not yet applied), which travels with the user states: into
 the profile table and, at each sink flush, into its changelog, so it recovers with the
-partition wherever the partition goes. Before a message is processed, the agent compares its
-offset with the mark; anything in between is read straight from the broker and processed
+partition wherever the partition goes (the worker keeps it in its partition's runtime state,
+see worker_state.py and intake.py). Before a message is processed, its offset is compared with
+the mark; anything in between is read straight from the broker and processed
 first, in order. What was applied already is dropped by the per-user offset and event-id
 checks, so the check costs one comparison per message and a replay changes nothing.
 
@@ -59,52 +60,6 @@ def mark_partition(key: Any) -> int | None:
     if isinstance(key, str) and key.startswith(MARK_PREFIX):
         return int(key[len(MARK_PREFIX):])
     return None
-
-
-class Marks:
-    """Per source partition: the next offset whose message has not been applied.
-
-    >>> marks = Marks()
-    >>> marks.gap(0, 5) is None  # no mark yet: trust the consumer
-    True
-    >>> marks.advance(0, 5)
-    {'next': 6}
-    >>> marks.gap(0, 6) is None, marks.gap(0, 9), marks.gap(0, 3) is None
-    (True, (6, 9), True)
-    """
-
-    def __init__(self) -> None:
-        self.next: dict[int, int] = {}
-
-    def take(self, key: Any, value: Any) -> bool:
-        """Keep the mark if ``key`` is one (from a recovered table); False for other keys.
-
-        >>> marks = Marks()
-        >>> marks.take(mark_key(2), {"next": 40}), marks.take("u-42", {}), marks.next
-        (True, False, {2: 40})
-        """
-        partition = mark_partition(key)
-        if partition is None:
-            return False
-        if isinstance(value, dict) and "next" in value:
-            self.next[partition] = int(value["next"])
-        return True
-
-    def start_at(self, partition: int, offset: int) -> None:
-        """Give a partition without a mark the offset its processing must start at."""
-        self.next.setdefault(partition, offset)
-
-    def gap(self, partition: int, offset: int) -> tuple[int, int] | None:
-        """``(start, end)`` of the offsets to apply before ``offset``, or None."""
-        expected = self.next.get(partition)
-        if expected is None or offset <= expected:
-            return None
-        return expected, offset
-
-    def advance(self, partition: int, offset: int) -> dict[str, int]:
-        """Record that ``offset`` was applied; returns the mark's new table value."""
-        self.next[partition] = max(self.next.get(partition, 0), offset + 1)
-        return {"next": self.next[partition]}
 
 
 async def until_done(what: str, attempt: Callable[[], Awaitable[T]], *,

@@ -8,6 +8,7 @@ from unittest.mock import AsyncMock, patch
 import pytest
 
 from streams.app import app
+from streams.runtime.worker_state import WorkerState
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +19,20 @@ def _memory_app() -> Iterator[None]:
     app.flow_control.resume()
     models.synced.set()  # no model topic here: score with the blank bundle
     yield
+
+
+@pytest.fixture(autouse=True)
+def worker() -> Iterator[WorkerState]:
+    """A fresh worker state and an empty profile table per test: nothing leaks between tests."""
+    import agents.track_user_profiles as module
+    from streams.runtime.tables import profiles_for_user
+    from streams.settings import settings
+
+    fresh = WorkerState(max_future_skew_s=settings.max_future_skew_s)
+    profiles_for_user.data.clear()
+    with patch.object(module, "worker", fresh):
+        yield fresh
+    profiles_for_user.data.clear()
 
 
 @pytest.fixture()

@@ -10,6 +10,7 @@ import pytest
 from agents.track_user_profiles import track_user_profiles
 from online_models.profile import UserState
 from streams.runtime.tables import profiles_for_user
+from streams.runtime.worker_state import WorkerState
 
 pytestmark = pytest.mark.agent
 
@@ -57,8 +58,8 @@ async def test_track_user_profiles__duplicate_event_id_counted_once(
 ) -> None:
     async with track_user_profiles.test_context() as agent:
         for _ in range(3):
-            await agent.put(event(user_id="u2", type="purchase", price=5.0), key=b"u2")
-    state = UserState.from_dict(profiles_for_user["u2"])
+            await agent.put(event(user_id="u1", type="purchase", price=5.0), key=b"u1")
+    state = UserState.from_dict(profiles_for_user["u1"])
     assert (state.events, state.purchases, state.revenue) == (1, 1, 5.0)
 
 
@@ -66,30 +67,30 @@ async def test_track_user_profiles__wrong_key_is_republished_by_user(
     sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock
 ) -> None:
     async with track_user_profiles.test_context() as agent:
-        await agent.put(event(user_id="u3"), key=b"someone-else")
+        await agent.put(event(user_id="u1"), key=b"someone-else")
     user_events_send.assert_awaited_once()
-    assert user_events_send.call_args.kwargs["key"] == b"u3"
-    assert profiles_for_user.get("u3") is None
+    assert user_events_send.call_args.kwargs["key"] == b"u1"
+    assert profiles_for_user.get("u1") is None
 
 
 async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_first(
-    sink_put: AsyncMock, dead_letters_send: AsyncMock
+    sink_put: AsyncMock, dead_letters_send: AsyncMock, worker: WorkerState
 ) -> None:
     from types import SimpleNamespace
     from unittest.mock import patch
 
-    import agents.track_user_profiles as module
+    from streams.runtime import intake
+    from streams.runtime.channels import user_events_topic
 
     def record(offset: int, **fields: object) -> SimpleNamespace:
-        return SimpleNamespace(topic=module.user_events_topic.get_topic_name(), partition=0,
-                               offset=offset, key=b"u5", headers=[],
-                               value=event(user_id="u5", **fields))
+        return SimpleNamespace(topic=user_events_topic.get_topic_name(), partition=0,
+                               offset=offset, key=b"u1", headers=[],
+                               value=event(user_id="u1", **fields))
 
-    module.marks.next.clear()  # offsets restart in every test context
     async with track_user_profiles.test_context() as agent:
-        with patch.object(module, "read_range", new=AsyncMock()) as read_range:
-            await agent.put(event(user_id="u5", event_id="a", type="purchase", price=1.0),
-                            key=b"u5", partition=0)
+        with patch.object(intake, "read_range", new=AsyncMock()) as read_range:
+            await agent.put(event(user_id="u1", event_id="a", type="purchase", price=1.0),
+                            key=b"u1", partition=0)
             first = agent.sent_offset - 1
             # The broker fails once: the worker waits and reads again, skipping nothing.
             read_range.side_effect = [TimeoutError("broker busy"),
@@ -97,21 +98,21 @@ async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_fir
                                        record(first + 2, event_id="c", type="purchase",
                                               price=2.0)]]
             agent.sent_offset += 2  # the consumer skips two messages
-            await agent.put(event(user_id="u5", event_id="d", type="view"), key=b"u5",
+            await agent.put(event(user_id="u1", event_id="d", type="view"), key=b"u1",
                             partition=0)
-            await agent.put(event(user_id="u5", event_id="e", type="view"), key=b"u5",
+            await agent.put(event(user_id="u1", event_id="e", type="view"), key=b"u1",
                             partition=0)
     assert read_range.await_count == 2
     assert read_range.call_args.args[2:] == (0, first + 1, first + 3)
-    state = UserState.from_dict(profiles_for_user["u5"])
+    state = UserState.from_dict(profiles_for_user["u1"])
     assert (state.events, state.purchases, state.revenue) == (5, 2, 3.0)
-    assert module.marks.next[0] == first + 5
+    assert worker[0].mark == first + 5
 
 
 async def test_send_wall_clock_ticks__one_tick_per_partition_moves_idle_watermarks(
-    sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock
+    sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock,
+    worker: WorkerState
 ) -> None:
-    import agents.track_user_profiles as module
     from streams.runtime.clock import send_wall_clock_ticks
     from streams.settings import settings
     from streams.topics import TICK_HEADER
@@ -123,8 +124,9 @@ async def test_send_wall_clock_ticks__one_tick_per_partition_moves_idle_watermar
     assert all(c.kwargs["headers"] == {TICK_HEADER: b"1"} for c in calls)
     tick = calls[0].kwargs["value"]
     assert orjson.loads(tick) == {"at": 1_900_000_000.0, "all": False}
-    # The owning worker moves that partition's watermark to the tick's time.
+    # The owning worker (same wall clock) moves that partition's watermark to the tick's time.
+    worker.now = lambda: 1_900_000_000.0
     async with track_user_profiles.test_context() as agent:
         await agent.put(tick, key=None, partition=0, headers={TICK_HEADER: b"1"})
-    assert module.watermarks[0] == 1_900_000_000.0
+    assert worker[0].watermark == 1_900_000_000.0
     dead_letters_send.assert_not_called()

@@ -1,0 +1,152 @@
+"""What processing one message produces, and the order in which it takes effect.
+
+A step (online_models.engine) works on a copy of the user's state. Its outputs and the new
+state are collected in an :class:`Effects`; :meth:`Effects.settle` first sends the outputs and
+only once the producer accepted every one of them keeps the new states (profile table and due
+schedule). A send that fails is a broker error: it is retried with backoff, never dead-lettered
+as bad input, and a message processed again after a crash (its state was not kept) produces
+the outputs that were not sent. :meth:`Effects.publish` then hands the rows, the kept states
+(for the changelog) and the training examples to the database sink with the message's ack;
+a tick that re-assesses many users publishes in chunks of at most ``max_rows`` rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from online_models.engine import Emits
+from online_models.profile import UserState
+from streams.records import DeadLetter
+from streams.runtime.channels import (
+    churn_alerts_topic,
+    dead_letters_topic,
+    segment_changes_topic,
+    user_events_topic,
+    winback_outcomes_topic,
+)
+from streams.runtime.continuity import until_done
+from streams.runtime.outputs import ALERTS, OUTCOMES, alert_row, change_rows, outcome_row, sink
+from streams.runtime.tables import profiles_for_user
+from streams.runtime.worker_state import PartitionState, WorkerState
+from streams.storage.database_sink import Ack, Row, Upsert
+
+log = logging.getLogger(__name__)
+
+# Rows per sink call when one message re-assesses many users (a tick): the sink flushes and
+# applies backpressure between chunks instead of taking every row of a partition at once.
+MAX_ROWS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a ``user-events`` message came from: enough to dead-letter or replay it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Any = None
+
+
+async def send(channel: Any, **message: Any) -> None:
+    """Send one message, retrying with backoff until the producer accepts it."""
+    await until_done(f"send to {channel.get_topic_name()}", lambda: channel.send(**message))
+
+
+class Effects:
+    """One message's outputs, new states and rows, for one source partition.
+
+    ``max_rows`` bounds the rows of one sink call (see :meth:`full`; default ``MAX_ROWS``).
+    """
+
+    def __init__(self, part: PartitionState, *, max_rows: int | None = None) -> None:
+        self.part, self.max_rows = part, MAX_ROWS if max_rows is None else max_rows
+        self._sends: deque[tuple[Any, bytes, Any]] = deque()  # not yet accepted, in order
+        self._unkept: dict[str, tuple[dict[str, Any], float | None]] = {}  # state, next due
+        self.rows: list[tuple[Upsert, Row]] = []
+        self.states: dict[str, tuple[int, Any]] = {}  # kept states, for the changelog
+        self.training: list[dict[str, Any]] = []
+
+    def step(self, user_id: str, state: UserState, out: Emits) -> None:
+        """Add one user's step: its outputs, rows, training examples and new state."""
+        state.ext["p"] = self.part.partition
+        self._unkept[user_id] = (state.to_dict(), out.due)
+        self.training.extend(out.training)
+        key = user_id.encode()
+        for change in out.changes:
+            self._sends.append((segment_changes_topic, key, change))
+            self.rows.extend(change_rows(change))
+        for alert in out.alerts:
+            self.rows.append((ALERTS, alert_row(alert)))
+            if not alert["control"]:  # the holdout group is recorded, never contacted
+                self._sends.append((churn_alerts_topic, key, alert))
+        for outcome in out.outcomes:
+            self.rows.append((OUTCOMES, outcome_row(outcome)))
+            self._sends.append((winback_outcomes_topic, key, outcome))
+
+    def row(self, spec: Upsert, row: Row) -> None:
+        """Add a database row."""
+        self.rows.append((spec, row))
+
+    @property
+    def full(self) -> bool:
+        """True once the rows reach ``max_rows``: time for a :meth:`publish` without the ack."""
+        return len(self.rows) >= self.max_rows
+
+    async def settle(self) -> None:
+        """Send the outputs (each once, retried until accepted), then keep the new states."""
+        while self._sends:
+            channel, key, value = self._sends[0]
+            await send(channel, key=key, value=value)
+            self._sends.popleft()  # accepted: never sent again
+        schedule, partition = self.part.schedule, self.part.partition
+        for user_id, (value, due) in self._unkept.items():
+            profiles_for_user.data[user_id] = value  # changelog after the database write
+            self.states[user_id] = (partition, value)
+            if due is None:
+                schedule.unschedule(user_id)
+            else:
+                schedule.schedule(user_id, due)
+        self._unkept.clear()
+
+    async def publish(self, ack: Ack | None) -> None:
+        """:meth:`settle`, then hand rows, states and training examples to the sink."""
+        await self.settle()
+        rows, states, training = self.rows, self.states, self.training
+        self.rows, self.states, self.training = [], {}, []
+        await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
+
+
+async def ack_in_order(ack: Ack | None) -> None:
+    """Ack a message that writes no rows once every message before it is acked.
+
+    Acks go through the sink so they stay in partition order: Faust commits up to the first
+    unacked offset but lets one unacked offset at the head slip through (faust-streaming
+    issue #606), so acking a dead letter before an earlier event's rows were written could
+    commit past that event and lose it in a crash.
+    """
+    await sink.put((), ack)
+
+
+async def dead_letter(worker: WorkerState, src: Source, value: bytes, ack: Ack | None,
+                      reason: str, detail: str) -> None:
+    """Publish the original message with why and where it came from; ack it in turn."""
+    worker.stats["dead_letters"] += 1
+    log.info("dead letter %s[%s]@%s: %s %s", src.topic, src.partition, src.offset, reason, detail)
+    await send(dead_letters_topic, key=src.key, value=DeadLetter.of(
+        reason=reason, detail=detail, topic=src.topic, partition=src.partition,
+        offset=src.offset, key=src.key, value=value))
+    await ack_in_order(ack)
+
+
+async def rekey(worker: WorkerState, user_id: str, value: bytes, ack: Ack | None) -> None:
+    """Re-publish an event keyed otherwise with its user's key (tables are sharded by user).
+
+    It is counted when it arrives on the user's partition.
+    """
+    worker.stats["rekeyed"] += 1
+    await send(user_events_topic, key=user_id.encode(), value=value)
+    await ack_in_order(ack)
