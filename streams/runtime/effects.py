@@ -7,7 +7,8 @@ schedule). A send that fails is a broker error: it is retried with backoff, neve
 as bad input, and a message processed again after a crash (its state was not kept) produces
 the outputs that were not sent. :meth:`Effects.publish` then hands the rows, the kept states
 (for the changelog) and the training examples to the database sink with the message's ack;
-a tick that re-assesses many users publishes in chunks of at most ``max_rows`` rows.
+a tick that re-assesses many users publishes in chunks of at most about ``max_rows`` rows
+and states.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from streams.storage.database_sink import Ack, Row, Upsert
 
 log = logging.getLogger(__name__)
 
-# Rows per sink call when one message re-assesses many users (a tick): the sink flushes and
-# applies backpressure between chunks instead of taking every row of a partition at once.
+# Rows and states per sink call when one message re-assesses many users (a tick): the sink
+# flushes and applies backpressure between chunks instead of taking a whole partition at once.
 MAX_ROWS = 2000
 
 
@@ -59,7 +60,8 @@ async def send(channel: Any, **message: Any) -> None:
 class Effects:
     """One message's outputs, new states and rows, for one source partition.
 
-    ``max_rows`` bounds the rows of one sink call (see :meth:`full`; default ``MAX_ROWS``).
+    ``max_rows`` bounds the rows and states of one sink call (see :meth:`full`; default
+    ``MAX_ROWS``; one user's step may go a few rows past it).
     """
 
     def __init__(self, part: PartitionState, *, max_rows: int | None = None) -> None:
@@ -93,8 +95,8 @@ class Effects:
 
     @property
     def full(self) -> bool:
-        """True once the rows reach ``max_rows``: time for a :meth:`publish` without the ack."""
-        return len(self.rows) >= self.max_rows
+        """True once rows and states reach ``max_rows``: time to publish without the ack."""
+        return len(self.rows) + len(self.states) + len(self._unkept) >= self.max_rows
 
     async def settle(self) -> None:
         """Send the outputs (each once, retried until accepted), then keep the new states."""
