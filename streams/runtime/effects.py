@@ -13,6 +13,7 @@ and states.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -120,6 +121,8 @@ class Effects:
         rows, states, training = self.rows, self.states, self.training
         self.rows, self.states, self.training = [], {}, []
         await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
+        if ack is None:  # a chunk of a long message: let the sink's flusher start on it
+            await asyncio.sleep(0)
 
 
 async def ack_in_order(ack: Ack | None) -> None:
