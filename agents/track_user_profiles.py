@@ -67,7 +67,7 @@ async def reassess(users: list[str], part: PartitionState, watermark: float,
         if moved or state.segments != segments_before or risk_before is None:
             effects.row(PROFILES, profile_row(user_id, state))
         if effects.full:
-            await effects.publish(None)  # bounded rows per sink call; the ack comes last
+            await effects.publish_chunk()  # bounded rows per sink call; the ack comes last
     worker.stats["ticks"] += count
     return count
 

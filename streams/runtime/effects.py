@@ -121,8 +121,11 @@ class Effects:
         rows, states, training = self.rows, self.states, self.training
         self.rows, self.states, self.training = [], {}, []
         await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
-        if ack is None:  # a chunk of a long message: let the sink's flusher start on it
-            await asyncio.sleep(0)
+
+    async def publish_chunk(self) -> None:
+        """:meth:`publish` what a long message produced so far (its ack comes with the last)."""
+        await self.publish(None)
+        await asyncio.sleep(0)  # let the sink's flusher start on this chunk
 
 
 async def ack_in_order(ack: Ack | None) -> None:
