@@ -165,8 +165,8 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path, cdnow_every: int =
 def main(argv: list[str] | None = None) -> int:
     """CLI of ``python -m streams.local.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--users", type=int, default=1000, help="synthetic users")
-    parser.add_argument("--days", type=int, default=90, help="synthetic days")
+    parser.add_argument("--users", type=int, default=300, help="synthetic users")
+    parser.add_argument("--days", type=int, default=60, help="synthetic days")
     parser.add_argument("--no-cdnow", action="store_true", help="skip the CDNOW log")
     parser.add_argument("--cdnow-every", type=int, default=5,
                         help="replay every n-th CDNOW customer's whole history (default 5: "
