@@ -28,7 +28,7 @@ from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState
 from online_models.schedule import DueSchedule
 from streams.app import app
-from streams.records import DeadLetter
+from streams.records import DeadLetter, dead_letter_key
 from streams.runtime.channels import (
     churn_alerts_topic,
     dead_letters_topic,
@@ -146,7 +146,7 @@ async def dead_letter(src: Source, value: bytes, ack: Ack | None, reason: str,
     stats["dead_letters"] += 1
     log.info("dead letter %s[%s]@%s: %s %s", src.topic, src.partition, src.offset, reason, detail)
     await dead_letters_topic.send(
-        key=src.key,
+        key=dead_letter_key(src.key),
         value=DeadLetter.of(reason=reason, detail=detail, topic=src.topic,
                             partition=src.partition, offset=src.offset, key=src.key,
                             value=value),

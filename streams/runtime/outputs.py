@@ -12,6 +12,7 @@ from sqlalchemy import Table
 from online_models.profile import UserState, decayed_affinity
 from streams.app import app
 from streams.runtime.channels import training_topic
+from streams.runtime.chunks import chunks_by_bytes
 from streams.runtime.continuity import mark_partition
 from streams.runtime.faust_private import changelog_sent_callback
 from streams.runtime.tables import profiles_for_user
@@ -63,18 +64,15 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
     await send([item for item in states.items() if mark_partition(item[0]) is not None])
 
 
-# Training examples travel in messages of at most this many (well under the broker's 1 MB).
-TRAINING_CHUNK = 500
-
-
 async def send_training(examples: list[dict[str, Any]]) -> None:
     """Publish one flush's training examples, in order, and wait until the broker has them.
 
-    One message per flush (not per source event): the trainer learns the examples in the
-    same order, and the worker saves a send per event.
+    One message per flush (not per source event), split by size: at most 500 examples and
+    ``MESSAGE_MAX_BYTES`` per message (review texts make examples large). The trainer learns
+    the examples in the same order, and the worker saves a send per event.
     """
-    pending = [await training_topic.send(value={"examples": examples[i:i + TRAINING_CHUNK]})
-               for i in range(0, len(examples), TRAINING_CHUNK)]
+    pending = [await training_topic.send(value={"examples": chunk})
+               for chunk in chunks_by_bytes(examples)]
     await asyncio.gather(*pending)
 
 
