@@ -77,10 +77,13 @@ async def send_training(examples: list[dict[str, Any]]) -> None:
 
 
 sink = Sink(
-    lambda: make_engine(settings.database_url),
+    lambda: make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_s,
+                        statement_timeout=settings.db_statement_timeout_s,
+                        lock_timeout=settings.db_lock_timeout_s),
     batch=settings.sink_batch,
     interval=settings.sink_interval,
     max_pending=settings.sink_max_pending,
+    max_pending_rows=max(settings.sink_max_pending_rows, settings.sink_batch),
     # A user's state reaches the table's changelog only after its rows reached the database.
     on_state=write_changelog,
     on_outbox=send_training,
