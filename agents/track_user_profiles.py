@@ -39,7 +39,7 @@ from streams.runtime.channels import (
 from streams.runtime.continuity import (
     Marks,
     mark_key,
-    read_range,
+    read_chunks,
     release_skipped,
     start_offsets,
     until_done,
@@ -329,11 +329,12 @@ async def fill_gap(src: Source) -> None:
     start, end = gap
     log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
                 "from the broker", src.topic, src.partition, start, end, end - start)
-    missed = await until_done(f"reading {src.topic}[{src.partition}] {start}..{end}", lambda: (
-        read_range(settings.bootstrap, src.topic, src.partition, start, end)))
-    for m in missed:
-        stats["refetched"] += 1
-        await handle(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)
+    # In bounded chunks: each message moves the partition's mark as it is applied.
+    async for chunk in read_chunks(settings.bootstrap, src.topic, src.partition, start, end):
+        for m in chunk:
+            stats["refetched"] += 1
+            await handle(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value,
+                         None)
 
 
 @app.agent(user_events_topic)
