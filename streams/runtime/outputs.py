@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
 
 from online_models.profile import UserState, decayed_affinity
 from streams.app import app
@@ -160,6 +160,17 @@ def outcome_row(outcome: dict[str, Any]) -> Row:
     return {"alert_id": outcome["alert_id"], "user_id": outcome["user_id"],
             "outcome": outcome["outcome"], "revenue": outcome["revenue"],
             "at": _at(outcome["at"]), "control": outcome["control"]}
+
+
+def recorded_model_version(database_url: str) -> int:
+    """The highest model version recorded in ``model_versions`` (0 if none). Blocking."""
+    engine = make_engine(database_url, connect_timeout=settings.db_connect_timeout_s,
+                         statement_timeout=settings.db_statement_timeout_s)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.max(ModelVersion.version))).scalar() or 0)
+    finally:
+        engine.dispose()
 
 
 def model_version_row(metrics: dict[str, Any], published_at: float) -> Row:
