@@ -53,11 +53,13 @@ def mark_key(partition: int) -> str:
 def mark_partition(key: Any) -> int | None:
     """The partition whose mark ``key`` is, or None for any other key.
 
-    >>> mark_partition(mark_key(7)), mark_partition("u-42")
-    (7, None)
+    >>> mark_partition(mark_key(7)), mark_partition("u-42"), mark_partition(MARK_PREFIX + "x")
+    (7, None, None)
     """
     if isinstance(key, str) and key.startswith(MARK_PREFIX):
-        return int(key[len(MARK_PREFIX):])
+        suffix = key[len(MARK_PREFIX):]
+        if suffix.isascii() and suffix.isdigit():  # a forged look-alike must not crash a flush
+            return int(suffix)
     return None
 
 
