@@ -1,14 +1,16 @@
 """The one learner: learns every training example and publishes model snapshots.
 
 ``lifeline-training`` has one partition, so exactly one worker of the group runs this agent's
-stream at a time. It resumes from the newest published snapshot, learns resolved churn labels
-(progressive validation), rated reviews, RFM observations and interest vectors, and publishes
-a new versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples or
-``LIFELINE_SNAPSHOT_SECONDS`` seconds, recording its quality in ``model_versions``.
+stream at a time. It resumes from the newest published snapshot (its version never below the
+highest in ``model_versions``, so numbering survives the loss of the model topic), learns
+resolved churn labels (progressive validation), rated reviews, RFM observations and interest
+vectors, and publishes a new versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples
+or ``LIFELINE_SNAPSHOT_SECONDS`` seconds, recording its quality in ``model_versions``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -17,9 +19,16 @@ from faust import StreamT
 
 from streams.app import app
 from streams.runtime.channels import models_topic, training_topic
+from streams.runtime.continuity import until_done
 from streams.runtime.model_follower import models
-from streams.runtime.outputs import MODEL_VERSIONS, model_version_row, sink
+from streams.runtime.outputs import (
+    MODEL_VERSIONS,
+    model_version_row,
+    recorded_model_version,
+    sink,
+)
 from streams.settings import settings
+from streams.topics import snapshot_key
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +36,7 @@ log = logging.getLogger(__name__)
 async def publish_snapshot(bundle: Any) -> None:
     """Publish the bundle to every worker and record the version's quality."""
     data = bundle.snapshot()
-    await models_topic.send(key=b"bundle", value=data)
+    await models_topic.send(key=snapshot_key(bundle.version), value=data)
     metrics = bundle.metrics()
     await sink.put([(MODEL_VERSIONS, model_version_row(metrics, bundle.published_at))], None)
     log.info("trainer: published model version %s (%d bytes): %s", bundle.version, len(data),
@@ -40,6 +49,13 @@ async def train_models(stream: StreamT[dict[str, Any]]) -> None:
     snapshots by count or time."""
     await models.synced.wait()
     bundle = models.trainer_copy()
+    # Versions only grow, even if the model topic was lost: continue from the database.
+    recorded = await until_done("reading model_versions", lambda: asyncio.to_thread(
+        recorded_model_version, settings.database_url))
+    if recorded > bundle.version:
+        log.warning("trainer: model_versions holds version %s, the model topic %s; "
+                    "numbering continues from %s", recorded, bundle.version, recorded)
+        bundle.version = recorded
     fresh, last = 0, time.monotonic()
     async for examples in stream.take(500, within=settings.snapshot_seconds):
         for message in examples:

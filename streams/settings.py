@@ -91,6 +91,10 @@ class Settings:
     sink_batch: int = 2000  # LIFELINE_SINK_BATCH: rows per database write
     sink_interval: float = 1.0  # LIFELINE_SINK_INTERVAL: seconds between flushes
     sink_max_pending: int = 50_000  # LIFELINE_SINK_MAX_PENDING: backpressure bound (events)
+    sink_max_pending_rows: int = 200_000  # LIFELINE_SINK_MAX_PENDING_ROWS: ... and in rows
+    db_connect_timeout_s: float = 10.0  # LIFELINE_DB_CONNECT_TIMEOUT_S (0: none)
+    db_statement_timeout_s: float = 60.0  # LIFELINE_DB_STATEMENT_TIMEOUT_S (0: none)
+    db_lock_timeout_s: float = 10.0  # LIFELINE_DB_LOCK_TIMEOUT_S (0: none)
     max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
@@ -136,6 +140,12 @@ class Settings:
             sink_batch=_int(env, "SINK_BATCH", cls.sink_batch, minimum=1),
             sink_interval=_float(env, "SINK_INTERVAL", cls.sink_interval, minimum=0.01),
             sink_max_pending=_int(env, "SINK_MAX_PENDING", cls.sink_max_pending, minimum=1),
+            sink_max_pending_rows=_int(env, "SINK_MAX_PENDING_ROWS", cls.sink_max_pending_rows,
+                                       minimum=1),
+            db_connect_timeout_s=_float(env, "DB_CONNECT_TIMEOUT_S", cls.db_connect_timeout_s),
+            db_statement_timeout_s=_float(env, "DB_STATEMENT_TIMEOUT_S",
+                                          cls.db_statement_timeout_s),
+            db_lock_timeout_s=_float(env, "DB_LOCK_TIMEOUT_S", cls.db_lock_timeout_s),
             max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),

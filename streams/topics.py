@@ -13,10 +13,12 @@ import orjson
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic's base name and how many partitions it gets (None: the source count)."""
+    """A topic's base name, how many partitions it gets (None: the source count), and the
+    topic configs it is created with (``((name, value), ...)``; none: the broker's)."""
 
     name: str
     partitions: int | None = None
+    configs: tuple[tuple[str, str], ...] = ()
 
 
 USER_EVENTS = TopicSpec("user-events")
@@ -26,7 +28,9 @@ CHURN_ALERTS = TopicSpec("churn-alerts")
 WINBACK_OUTCOMES = TopicSpec("winback-outcomes")
 # Internal: workers -> the one trainer (one partition: one learner), and trainer -> workers.
 TRAINING = TopicSpec("lifeline-training", partitions=1)
-MODELS = TopicSpec("lifeline-models", partitions=1)
+# Compacted and never expires: workers and the trainer always find the newest snapshots.
+MODELS = TopicSpec("lifeline-models", partitions=1,
+                   configs=(("cleanup.policy", "compact"), ("retention.ms", "-1")))
 ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_OUTCOMES,
               TRAINING, MODELS)
 
@@ -39,3 +43,17 @@ def tick_value(at: float | None, everyone: bool) -> bytes:
     """A tick's message value: move the watermark to ``at`` (epoch s, None: stay), re-assess
     the users due by then, or every user of the partition with ``everyone``."""
     return orjson.dumps({"at": at, "all": everyone})
+
+
+# Snapshots are keyed by their version modulo this: compaction keeps the newest few, so a
+# worker that cannot load the newest one still finds older ones (streams/runtime/model_follower.py).
+SNAPSHOTS_KEPT = 3
+
+
+def snapshot_key(version: int) -> bytes:
+    """The message key of the snapshot of ``version`` on ``lifeline-models``.
+
+    >>> snapshot_key(7), snapshot_key(8)
+    (b'bundle-1', b'bundle-2')
+    """
+    return f"bundle-{version % SNAPSHOTS_KEPT}".encode()

@@ -23,6 +23,14 @@ def topic_plan(settings: Settings) -> dict[str, int]:
     return {settings.topic(t.name): t.partitions or settings.partitions for t in ALL_TOPICS}
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """The topic configs each topic is created with (e.g. ``lifeline-models``: compacted,
+    never expires); topics not listed get the broker's defaults."""
+    from streams.topics import ALL_TOPICS
+
+    return {settings.topic(t.name): dict(t.configs) for t in ALL_TOPICS if t.configs}
+
+
 def create_topics(settings: Settings) -> dict[str, str]:
     """Create missing topics with their partition counts; idempotent.
 
@@ -31,7 +39,7 @@ def create_topics(settings: Settings) -> dict[str, str]:
     """
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
     try:
-        plan = topic_plan(settings)
+        plan, configs = topic_plan(settings), topic_configs(settings)
         existing = set(admin.list_topics())
         result: dict[str, str] = {}
         for name, partitions in plan.items():
@@ -39,7 +47,8 @@ def create_topics(settings: Settings) -> dict[str, str]:
                 result[name] = "exists"
                 continue
             try:
-                admin.create_topics([NewTopic(name, partitions, settings.replication)])
+                admin.create_topics([NewTopic(name, partitions, settings.replication,
+                                              topic_configs=configs.get(name, {}))])
                 result[name] = "created"
             except TopicAlreadyExistsError:
                 result[name] = "exists"

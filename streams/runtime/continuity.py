@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -54,11 +54,13 @@ def mark_key(partition: int) -> str:
 def mark_partition(key: Any) -> int | None:
     """The partition whose mark ``key`` is, or None for any other key.
 
-    >>> mark_partition(mark_key(7)), mark_partition("u-42")
-    (7, None)
+    >>> mark_partition(mark_key(7)), mark_partition("u-42"), mark_partition(MARK_PREFIX + "x")
+    (7, None, None)
     """
     if isinstance(key, str) and key.startswith(MARK_PREFIX):
-        return int(key[len(MARK_PREFIX):])
+        suffix = key[len(MARK_PREFIX):]
+        if suffix.isascii() and suffix.isdigit():  # a forged look-alike must not crash a flush
+            return int(suffix)
     return None
 
 
@@ -100,15 +102,10 @@ async def start_offsets(bootstrap: str, group: str,
     return out
 
 
-async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
-                     timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every message of ``topic[partition]`` with ``start <= offset < end``, in order.
-
-    Offsets below the log start (deleted by retention) are simply absent. Raises
-    ``TimeoutError`` when the broker does not deliver the range within ``timeout`` seconds.
-    """
-    if start >= end:
-        return []
+async def _read_once(bootstrap: str, topic: str, partition: int, start: int, end: int,
+                     chunk: int, timeout: float
+                     ) -> AsyncIterator[tuple[list[ConsumerRecord[bytes, bytes]], int]]:
+    """One consumer's pass over ``start..end``: ``(records, next offset)`` per chunk."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
@@ -116,17 +113,62 @@ async def read_range(bootstrap: str, topic: str, partition: int, start: int, end
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, start)
-        out: list[ConsumerRecord[bytes, bytes]] = []
-        deadline = time.monotonic() + timeout
-        while await consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}[{partition}] {start}..{end}: only "
-                                   f"{len(out)} messages after {timeout:.0f}s")
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            out.extend(m for m in batch.get(tp, []) if start <= m.offset < end)
-        return out
+        position = start
+        while position < end:
+            out: list[ConsumerRecord[bytes, bytes]] = []
+            deadline = time.monotonic() + timeout
+            while len(out) < chunk and position < end:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{topic}[{partition}] {position}..{end}: only "
+                                       f"{len(out)} messages after {timeout:.0f}s")
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=chunk - len(out))
+                out.extend(m for m in batch.get(tp, []) if start <= m.offset < end)
+                position = max(position, await consumer.position(tp))
+            yield out, min(position, end)
     finally:
         await stop_quietly(consumer)
+
+
+async def read_chunks(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
+                      chunk: int = 500, timeout: float = 60.0, attempts: int | None = None,
+                      max_backoff: float = 10.0
+                      ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """The messages of ``topic[partition]`` with ``start <= offset < end``, in order, in
+    lists of at most ``chunk``: a gap of any length costs bounded memory.
+
+    Each chunk must arrive within ``timeout`` seconds. When the broker fails or is too slow,
+    the reader backs off, opens a new consumer and resumes at the first offset it has not
+    yielded yet (``attempts``: give up and raise after that many failures in a row; None:
+    never). Offsets below the log start (deleted by retention) are simply absent.
+    """
+    position, failures, backoff = start, 0, 0.5
+    while position < end:
+        try:
+            async for records, reached in _read_once(bootstrap, topic, partition, position,
+                                                     end, chunk, timeout):
+                position, failures, backoff = reached, 0, 0.5
+                if records:
+                    yield records
+        except Exception as exc:
+            failures += 1
+            if attempts is not None and failures >= attempts:
+                raise
+            log.warning("reading %s[%s] %s..%s failed, retrying in %.1fs: %r", topic,
+                        partition, position, end, backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
+
+
+async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
+                     timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every message of ``topic[partition]`` with ``start <= offset < end``, in one list.
+
+    For tools and tests; the worker reads gaps with :func:`read_chunks`. Raises
+    ``TimeoutError`` when a chunk does not arrive within ``timeout`` seconds.
+    """
+    return [m async for records in read_chunks(bootstrap, topic, partition, start, end,
+                                               timeout=timeout, attempts=1)
+            for m in records]
 
 
 async def release_skipped(consumer: Any, tp: Any, previous: int | None, offset: int) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from online_models.engine import Emits
 from online_models.profile import UserState
-from streams.records import DeadLetter
+from streams.records import DeadLetter, dead_letter_key
 from streams.runtime.channels import (
     churn_alerts_topic,
     dead_letters_topic,
@@ -144,7 +144,7 @@ async def dead_letter(worker: WorkerState, src: Source, value: bytes, ack: Ack |
     """Publish the original message with why and where it came from; ack it in turn."""
     worker.stats["dead_letters"] += 1
     log.info("dead letter %s[%s]@%s: %s %s", src.topic, src.partition, src.offset, reason, detail)
-    await send(dead_letters_topic, key=src.key, value=DeadLetter.of(
+    await send(dead_letters_topic, key=dead_letter_key(src.key), value=DeadLetter.of(
         reason=reason, detail=detail, topic=src.topic, partition=src.partition,
         offset=src.offset, key=src.key, value=value))
     await ack_in_order(ack)

@@ -20,7 +20,7 @@ from streams.app import app
 from streams.runtime.channels import user_events_topic
 from streams.runtime.continuity import (
     mark_key,
-    read_range,
+    read_chunks,
     release_skipped,
     start_offsets,
     until_done,
@@ -93,8 +93,8 @@ async def fill_gap(worker: WorkerState, src: Source, apply: Apply) -> None:
     start, end = gap
     log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
                 "from the broker", src.topic, src.partition, start, end, end - start)
-    missed = await until_done(f"reading {src.topic}[{src.partition}] {start}..{end}", lambda: (
-        read_range(settings.bootstrap, src.topic, src.partition, start, end)))
-    for m in missed:
-        worker.stats["refetched"] += 1
-        await apply(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)
+    # In bounded chunks: each message moves the partition's mark as it is applied.
+    async for chunk in read_chunks(settings.bootstrap, src.topic, src.partition, start, end):
+        for m in chunk:
+            worker.stats["refetched"] += 1
+            await apply(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)

@@ -1,9 +1,12 @@
 """One learner, many scorers: every worker follows the model topic and scores with its copy.
 
 The trainer (``agents/train_models.py``) publishes pickled :class:`ModelBundle` snapshots to
-``lifeline-models``. Each worker reads that topic from its last message on (a plain consumer
-without a group, so every worker sees every snapshot) and swaps its scoring bundle in place.
-A restarted worker, or a trainer that moved to another worker, resumes from the newest one.
+``lifeline-models`` (compacted, never expires; keys cycle over ``SNAPSHOTS_KEPT`` values, so
+the newest few survive compaction). Each worker reads that topic from its last few messages on
+(a plain consumer without a group, so every worker sees every snapshot) and swaps its scoring
+bundle in place. A restarted worker, or a trainer that moved to another worker, resumes from
+the newest snapshot that loads: one that does not (corrupt, foreign) is skipped with a log
+line and the newest older one that loads keeps serving.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from streams.app import app
 from streams.runtime.channels import models_topic
 from streams.runtime.offsets import log_ends
 from streams.settings import settings
+from streams.topics import SNAPSHOTS_KEPT
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,8 @@ class ModelCache:
             tp = TopicPartition(topic, 0)
             consumer.assign([tp])
             end = (await log_ends(consumer, [tp]))[tp]
-            if end > 0:
-                consumer.seek(tp, end - 1)
+            if end > 0:  # the newest few: if the newest does not load, an older one serves
+                consumer.seek(tp, max(0, end - SNAPSHOTS_KEPT))
             else:
                 self.synced.set()
             while True:

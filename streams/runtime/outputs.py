@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
 
 from online_models.profile import UserState, decayed_affinity
 from streams.app import app
 from streams.runtime.channels import training_topic
+from streams.runtime.chunks import chunks_by_bytes
 from streams.runtime.continuity import mark_partition
 from streams.runtime.faust_private import changelog_sent_callback
 from streams.runtime.tables import profiles_for_user
@@ -63,26 +64,26 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
     await send([item for item in states.items() if mark_partition(item[0]) is not None])
 
 
-# Training examples travel in messages of at most this many (well under the broker's 1 MB).
-TRAINING_CHUNK = 500
-
-
 async def send_training(examples: list[dict[str, Any]]) -> None:
     """Publish one flush's training examples, in order, and wait until the broker has them.
 
-    One message per flush (not per source event): the trainer learns the examples in the
-    same order, and the worker saves a send per event.
+    One message per flush (not per source event), split by size: at most 500 examples and
+    ``MESSAGE_MAX_BYTES`` per message (review texts make examples large). The trainer learns
+    the examples in the same order, and the worker saves a send per event.
     """
-    pending = [await training_topic.send(value={"examples": examples[i:i + TRAINING_CHUNK]})
-               for i in range(0, len(examples), TRAINING_CHUNK)]
+    pending = [await training_topic.send(value={"examples": chunk})
+               for chunk in chunks_by_bytes(examples)]
     await asyncio.gather(*pending)
 
 
 sink = Sink(
-    lambda: make_engine(settings.database_url),
+    lambda: make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_s,
+                        statement_timeout=settings.db_statement_timeout_s,
+                        lock_timeout=settings.db_lock_timeout_s),
     batch=settings.sink_batch,
     interval=settings.sink_interval,
     max_pending=settings.sink_max_pending,
+    max_pending_rows=max(settings.sink_max_pending_rows, settings.sink_batch),
     # A user's state reaches the table's changelog only after its rows reached the database.
     on_state=write_changelog,
     on_outbox=send_training,
@@ -159,6 +160,17 @@ def outcome_row(outcome: dict[str, Any]) -> Row:
     return {"alert_id": outcome["alert_id"], "user_id": outcome["user_id"],
             "outcome": outcome["outcome"], "revenue": outcome["revenue"],
             "at": _at(outcome["at"]), "control": outcome["control"]}
+
+
+def recorded_model_version(database_url: str) -> int:
+    """The highest model version recorded in ``model_versions`` (0 if none). Blocking."""
+    engine = make_engine(database_url, connect_timeout=settings.db_connect_timeout_s,
+                         statement_timeout=settings.db_statement_timeout_s)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.max(ModelVersion.version))).scalar() or 0)
+    finally:
+        engine.dispose()
 
 
 def model_version_row(metrics: dict[str, Any], published_at: float) -> Row:

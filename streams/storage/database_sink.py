@@ -7,9 +7,15 @@ changelog write per key and flush, through ``on_state``), the messages queued in
 delivered (``on_outbox``: training examples, one message per flush) and the source messages
 acknowledged. So Faust commits an offset only after its effect is in the database, and a
 state never runs ahead of the database: a crash replays from the last commit and recomputes
-the same rows, which the idempotent upserts absorb. If the database is down the flush retries
-with backoff; once ``max_pending`` messages wait, :meth:`Sink.put` blocks the agent
-(backpressure) and nothing is lost: un-acked messages are re-delivered after a crash.
+the same rows, which the idempotent upserts absorb.
+
+Errors by class (streams/storage/row_errors.py): if the database is down, times out or aborts
+the transaction (serialization failure, deadlock), the flush retries with backoff; once
+``max_pending`` messages or ``max_pending_rows`` rows wait, :meth:`Sink.put` blocks the agent
+(backpressure) and nothing is lost: un-acked messages are re-delivered after a crash. Rows
+the database refuses as data (NUL in a string, a value too long for its column, ...) never
+block: the batch is bisected, the good rows are written and each bad row is recorded in
+``rejected_rows`` with its reason. The flushing task never dies silently (:meth:`Sink.run`).
 """
 
 from __future__ import annotations
@@ -18,70 +24,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, func
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Engine
+
+from streams.storage.row_errors import Outcome, reason_of, write_or_set_aside
+from streams.storage.upserts import Row, Upsert, write_rows
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
+__all__ = ["Ack", "Row", "Sink", "Upsert", "write_rows"]
+
 Ack = Callable[[], Any]
-
-
-@dataclass(frozen=True)
-class Upsert:
-    """How rows of one table are written.
-
-    ``keys`` is the natural/deterministic key; ``guard`` (optional) is a monotonic column:
-    a row never overwrites a stored row whose guard is larger (an older in-flight write
-    after a rebalance cannot undo a newer one). ``update=False`` inserts once, never updates.
-    """
-
-    table: Table
-    keys: tuple[str, ...]
-    guard: str | None = None
-    update: bool = True
-
-
-def _statement(spec: Upsert, dialect_name: str, columns: tuple[str, ...]) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(spec.table)
-    if not spec.update:
-        return stmt.on_conflict_do_nothing(index_elements=list(spec.keys))
-    updates: dict[str, Any] = {c: stmt.excluded[c] for c in columns if c not in spec.keys}
-    if "updated_at" in spec.table.c and "updated_at" not in columns:
-        updates["updated_at"] = func.now()  # onupdate= does not fire in an upsert
-    where = None
-    if spec.guard is not None:
-        where = spec.table.c[spec.guard] <= stmt.excluded[spec.guard]
-    return stmt.on_conflict_do_update(index_elements=list(spec.keys), set_=updates, where=where)
-
-
-_STATEMENTS: dict[tuple[Upsert, str, tuple[str, ...]], Any] = {}
-
-
-def write_rows(engine: Engine, batches: Mapping[Upsert, Sequence[Row]]) -> int:
-    """Upsert every batch in one transaction (PostgreSQL or SQLite). Returns rows written.
-
-    Each statement is built once per table and column set and executed with all its rows
-    (SQLAlchemy batches them into multi-row ``INSERT .. ON CONFLICT``).
-    """
-    written = 0
-    with engine.begin() as conn:
-        for spec, rows in batches.items():
-            if not rows:
-                continue
-            columns = tuple(rows[0])
-            key = (spec, engine.dialect.name, columns)
-            stmt = _STATEMENTS.get(key)
-            if stmt is None:
-                stmt = _STATEMENTS[key] = _statement(spec, engine.dialect.name, columns)
-            conn.execute(stmt, list(rows))
-            written += len(rows)
-    return written
+T = TypeVar("T")
 
 
 class Sink:
@@ -92,25 +47,39 @@ class Sink:
     engine_factory
         Builds the SQLAlchemy engine lazily (in the worker thread, at first flush).
     batch
-        Flush as soon as this many messages wait (``LIFELINE_SINK_BATCH``).
+        Flush as soon as this many messages (or rows) wait (``LIFELINE_SINK_BATCH``).
     interval
         Flush at least this often, in seconds (``LIFELINE_SINK_INTERVAL``).
     max_pending
         :meth:`put` waits while this many messages are unflushed (``LIFELINE_SINK_MAX_PENDING``).
+    max_pending_rows
+        ... or while this many rows are (``LIFELINE_SINK_MAX_PENDING_ROWS``): one message
+        (a tick) can carry thousands of rows.
+    max_backoff
+        Longest wait between two attempts of a failing write or delivery, in seconds.
+    delivery_attempts
+        Attempts of ``on_state`` / ``on_outbox`` before the sink gives up and raises (its
+        task then crashes the worker loudly; un-acked messages are re-delivered).
     """
 
     def __init__(self, engine_factory: Callable[[], Engine], *, batch: int = 2000,
                  interval: float = 1.0, max_pending: int = 50_000,
-                 max_backoff: float = 10.0,
+                 max_pending_rows: int | None = None,
+                 max_backoff: float = 10.0, delivery_attempts: int = 8,
                  on_state: Callable[[Mapping[Any, tuple[int, Any]]], Awaitable[None]]
                  | None = None,
                  on_outbox: Callable[[list[Any]], Awaitable[None]] | None = None) -> None:
-        if batch < 1 or max_pending < batch or interval <= 0:
-            raise ValueError("need batch >= 1, max_pending >= batch and interval > 0")
+        max_rows = max_pending if max_pending_rows is None else max_pending_rows
+        if batch < 1 or max_pending < batch or interval <= 0 or max_rows < batch:
+            raise ValueError("need batch >= 1, max_pending >= batch, max_pending_rows >= "
+                             "batch and interval > 0")
+        if delivery_attempts < 1:
+            raise ValueError("need delivery_attempts >= 1")
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
         self.batch, self.interval, self.max_pending = batch, interval, max_pending
-        self.max_backoff = max_backoff
+        self.max_pending_rows = max_rows
+        self.max_backoff, self.delivery_attempts = max_backoff, delivery_attempts
         self._rows: dict[Upsert, dict[tuple[Any, ...], Row]] = {}
         self._acks: list[Ack] = []
         self._states: dict[Any, tuple[int, Any]] = {}
@@ -119,18 +88,28 @@ class Sink:
         self.on_state = on_state
         self.on_outbox = on_outbox
         self._inflight = 0
+        self._inflight_rows = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifeline-sink")
         self._lock = asyncio.Lock()
         self._room = asyncio.Event()
         self._room.set()
         self._due = asyncio.Event()
         self.rows_written = 0
+        self.rows_rejected = 0
         self.failures = 0
 
     @property
     def pending(self) -> int:
         """Messages whose effect is not yet in the database (buffered or being written)."""
         return len(self._acks) + self._inflight
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows not yet in the database (buffered, before coalescing, or being written)."""
+        return self._buffered + self._inflight_rows
+
+    def _full(self) -> bool:
+        return self.pending >= self.max_pending or self.pending_rows >= self.max_pending_rows
 
     def add(self, spec: Upsert, row: Row) -> None:
         """Buffer one row without an ack (its message is acked by a later :meth:`put`)."""
@@ -150,6 +129,7 @@ class Sink:
                   outbox: Sequence[Any] = ()) -> None:
         """Buffer rows for one source message; ``ack`` runs once they are written.
 
+        Waits first while the sink is full (backpressure, in messages and in rows).
         ``states`` maps table keys to ``(partition, value)``: handed to ``on_state`` after the
         rows are written and awaited before the acks (the newest value per key and flush).
         ``outbox`` items are handed to ``on_outbox`` in order, once per flush, after the
@@ -167,57 +147,90 @@ class Sink:
             self._acks.append(ack)
         if len(self._acks) >= self.batch or self._buffered >= self.batch:
             self._due.set()  # a batch of messages, or of rows (one message may carry many)
-        if self.pending >= self.max_pending:
+        if self._full():
+            self._due.set()
             self._room.clear()
 
-    def _write(self, batches: Mapping[Upsert, Sequence[Row]]) -> int:
+    def _write(self, batches: Mapping[Upsert, Sequence[Row]]) -> Outcome:
         if self._engine is None:
             self._engine = self._engine_factory()
-        return write_rows(self._engine, batches)
+        return write_or_set_aside(self._engine, batches)
+
+    async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]],
+                     limit: int | None) -> T:
+        """Await ``attempt()`` until it succeeds (at most ``limit`` times), backing off."""
+        backoff, tries = 0.2, 0
+        while True:
+            try:
+                return await attempt()
+            except Exception as exc:
+                tries += 1
+                self.failures += 1
+                if limit is not None and tries >= limit:
+                    raise
+                log.warning("sink: %s failed (%d messages, %d rows waiting), retrying in "
+                            "%.1fs: %s %s", what, self.pending, self.pending_rows, backoff,
+                            reason_of(exc), (str(exc).splitlines() or [""])[0][:300])
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
 
     async def flush(self) -> int:
-        """Write everything buffered (retrying until the database answers), then ack."""
+        """Write everything buffered, then deliver states and outbox, then ack.
+
+        Transient database errors are retried until the database answers; rows the database
+        refuses are set aside in ``rejected_rows`` (see streams/storage/row_errors.py).
+        """
         async with self._lock:
             rows, acks, states, outbox = self._rows, self._acks, self._states, self._outbox
             self._rows, self._acks, self._states, self._outbox = {}, [], {}, []
-            self._buffered = 0
+            self._inflight_rows, self._buffered = self._buffered, 0
             if not rows and not acks and not states and not outbox:
                 return 0
             batches = {spec: list(by_key.values()) for spec, by_key in rows.items()}
             self._inflight = len(acks)
             loop = asyncio.get_running_loop()
-            backoff = 0.2
-            while True:
-                try:
-                    written = await loop.run_in_executor(self._pool, self._write, batches)
-                    break
-                except (OperationalError, DBAPIError, OSError) as exc:
-                    self.failures += 1
-                    log.warning("sink: database write failed (%s rows waiting), retrying in "
-                                "%.1fs: %s", len(acks), backoff, str(exc).splitlines()[0])
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self.max_backoff)
-            self.rows_written += written
-            self._inflight = 0
+
+            async def write() -> Outcome:
+                return await loop.run_in_executor(self._pool, self._write, batches)
+
+            outcome = await self._retry("database write", write, None)
+            self.rows_written += outcome.written
+            self.rows_rejected += len(outcome.rejected)
             if self.on_state is not None and states:
-                await self.on_state(states)  # delivered (broker ack) before any source ack
+                on_state = self.on_state  # delivered (broker ack) before any source ack
+                await self._retry("changelog write", lambda: on_state(states),
+                                  self.delivery_attempts)
             if self.on_outbox is not None and outbox:
-                await self.on_outbox(outbox)  # delivered before any source ack too
+                on_outbox = self.on_outbox  # delivered before any source ack too
+                await self._retry("outbox delivery", lambda: on_outbox(outbox),
+                                  self.delivery_attempts)
+            self._inflight, self._inflight_rows = 0, 0
             for ack in acks:
                 ack()
-            if self.pending < self.max_pending:
+            if not self._full():
                 self._room.set()
-            return written
+            return outcome.written
 
     async def run(self) -> None:
-        """Flush every ``interval`` seconds, or sooner when a batch is full; forever."""
+        """Flush every ``interval`` seconds, or sooner when a batch is full; forever.
+
+        Never ends silently: a flush that fails beyond its retries is logged as critical and
+        raised, which crashes the worker (Faust logs the reason and the process exits); its
+        messages were not acked, so they are re-delivered to the worker that takes over.
+        """
         while True:
             try:
                 await asyncio.wait_for(self._due.wait(), timeout=self.interval)
             except TimeoutError:
                 pass
             self._due.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:
+                log.critical("sink: flush failed beyond retry (%d messages, %d rows not "
+                             "acked); stopping the worker", self.pending, self.pending_rows,
+                             exc_info=True)
+                raise
 
     def close(self) -> None:
         """Release the worker thread and the engine's connections."""

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Text,
     create_engine,
     func,
 )
@@ -125,8 +126,36 @@ class ModelVersion(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; creates the folder of a SQLite file so the demo just works."""
+class RejectedRow(Base):
+    """A row the database refused as data, set aside so that it never blocks a partition.
+
+    Strings are kept with control characters escaped and cut to 512 characters; the id is a
+    digest of the table and the row (a replayed flush records it once).
+    """
+
+    __tablename__ = "rejected_rows"
+
+    rejection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    row_key: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    row: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rejected_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+def make_engine(url: str, *, connect_timeout: float | None = None,
+                statement_timeout: float | None = None, lock_timeout: float | None = None,
+                **kwargs: Any) -> Engine:
+    """An engine for ``url``; creates the folder of a SQLite file so the demo just works.
+
+    On PostgreSQL, ``connect_timeout`` (s, the driver's), ``statement_timeout`` and
+    ``lock_timeout`` (s, set per session) make a hung connection, query or lock wait fail
+    instead of blocking the sink forever; the sink retries them as transient errors.
+    """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
@@ -138,4 +167,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # GIL every time). psycopg2's execute_batch sends pages of statements instead.
         kwargs.setdefault("executemany_mode", "values_plus_batch")
         kwargs.setdefault("executemany_batch_page_size", 500)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        if connect_timeout:
+            connect_args.setdefault("connect_timeout", max(1, round(connect_timeout)))
+        options = [f"-c {name}={round(seconds * 1000)}" for name, seconds in (
+            ("statement_timeout", statement_timeout), ("lock_timeout", lock_timeout))
+            if seconds]
+        if options:
+            connect_args["options"] = " ".join([connect_args.get("options", ""), *options]).strip()
+        kwargs["connect_args"] = connect_args
     return create_engine(url, pool_pre_ping=True, **kwargs)

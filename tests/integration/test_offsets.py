@@ -62,7 +62,7 @@ def test_log_ends__count_every_record_of_the_last_batch(broker: str) -> None:
 
 
 def test_read_range__returns_exactly_the_requested_offsets_in_order(broker: str) -> None:
-    from streams.runtime.continuity import read_range
+    from streams.runtime.continuity import read_chunks, read_range
 
     bootstrap = broker.removeprefix("kafka://")
     topic = new_topic(bootstrap, "range", 2)
@@ -78,8 +78,9 @@ def test_read_range__returns_exactly_the_requested_offsets_in_order(broker: str)
             await producer.stop()
         got = await read_range(bootstrap, topic, 1, 7, 31)
         empty = await read_range(bootstrap, topic, 0, 0, 0)
-        return [m.offset for m in got], [m.value for m in got[:2]], [len(empty)]
+        sizes = [len(c) async for c in read_chunks(bootstrap, topic, 1, 7, 31, chunk=10)]
+        return [m.offset for m in got], [m.value for m in got[:2]], [len(empty), *sizes]
 
-    offsets, values, empty = asyncio.run(run())
+    offsets, values, sizes = asyncio.run(run())
     assert offsets == list(range(7, 31))
-    assert values == [b"v7", b"v8"] and empty == [0]
+    assert values == [b"v7", b"v8"] and sizes == [0, 10, 10, 4]

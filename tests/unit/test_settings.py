@@ -44,3 +44,19 @@ def test_settings__reads_every_documented_variable() -> None:
 def test_settings__bad_value_names_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings.from_env({name: value})
+
+
+def test_settings__database_timeouts_and_row_backpressure() -> None:
+    s = Settings.from_env({"LIFELINE_DB_CONNECT_TIMEOUT_S": "3",
+                           "LIFELINE_DB_STATEMENT_TIMEOUT_S": "30",
+                           "LIFELINE_DB_LOCK_TIMEOUT_S": "0",
+                           "LIFELINE_SINK_MAX_PENDING_ROWS": "5000"})
+    assert (s.db_connect_timeout_s, s.db_statement_timeout_s, s.db_lock_timeout_s) == (
+        3.0, 30.0, 0.0)
+    assert s.sink_max_pending_rows == 5000
+    defaults = Settings.from_env({})
+    assert (defaults.db_connect_timeout_s, defaults.db_statement_timeout_s,
+            defaults.db_lock_timeout_s, defaults.sink_max_pending_rows) == (10.0, 60.0, 10.0,
+                                                                            200_000)
+    with pytest.raises(ValueError, match="LIFELINE_DB_STATEMENT_TIMEOUT_S must be in"):
+        Settings.from_env({"LIFELINE_DB_STATEMENT_TIMEOUT_S": "-1"})
