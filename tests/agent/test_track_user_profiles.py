@@ -78,7 +78,6 @@ async def test_track_user_profiles__wrong_key_is_republished_by_user(
 async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_first(
     sink_put: AsyncMock, dead_letters_send: AsyncMock, worker: WorkerState
 ) -> None:
-    from types import SimpleNamespace
     from unittest.mock import patch
 
     from streams.runtime import intake
