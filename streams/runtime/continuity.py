@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.kafka_clients import KafkaSecurity
 from streams.runtime.faust_private import add_gap, committed_offset
 from streams.runtime.offsets import stop_quietly
 
@@ -124,12 +125,13 @@ async def until_done(what: str, attempt: Callable[[], Awaitable[T]], *,
             backoff = min(backoff * 2, max_backoff)
 
 
-async def start_offsets(bootstrap: str, group: str,
-                        tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+async def start_offsets(bootstrap: str, group: str, tps: list[TopicPartition], *,
+                        security: KafkaSecurity | None = None) -> dict[TopicPartition, int]:
     """Per partition: the group's committed offset, or else the first offset of the log."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    options = (security or KafkaSecurity()).client_options()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, **options)
     await admin.start()
     await consumer.start()
     try:
@@ -146,7 +148,8 @@ async def start_offsets(bootstrap: str, group: str,
 
 
 async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
-                     timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
+                     timeout: float = 60.0, security: KafkaSecurity | None = None,
+                     ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every message of ``topic[partition]`` with ``start <= offset < end``, in order.
 
     Offsets below the log start (deleted by retention) are simply absent. Raises
@@ -155,7 +158,8 @@ async def read_range(bootstrap: str, topic: str, partition: int, start: int, end
     if start >= end:
         return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                **(security or KafkaSecurity()).client_options())
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)

@@ -41,7 +41,8 @@ async def complete_recovery(table: Any) -> int:
     if not tps:
         return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
-                                enable_auto_commit=False, client_id=f"{settings.app_id}-tail")
+                                enable_auto_commit=False, client_id=f"{settings.app_id}-tail",
+                                **settings.kafka.client_options())
     await consumer.start()
     applied = 0
     try:
