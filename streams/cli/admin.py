@@ -23,15 +23,24 @@ def topic_plan(settings: Settings) -> dict[str, int]:
     return {settings.topic(t.name): t.partitions or settings.partitions for t in ALL_TOPICS}
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every topic Lifeline needs and the configs it is created with (retention, cleanup)."""
+    from streams.topics import ALL_TOPICS
+
+    return {settings.topic(t.name): t.configs(settings.retention_days) for t in ALL_TOPICS}
+
+
 def create_topics(settings: Settings) -> dict[str, str]:
-    """Create missing topics with their partition counts; idempotent.
+    """Create missing topics with their partition counts and configs; idempotent.
 
     Returns ``{topic: "created" | "exists"}``. Raises ``ValueError`` if an existing topic has
-    a different partition count (tables would be sharded wrongly).
+    a different partition count (tables would be sharded wrongly). The configs of existing
+    topics are left as they are (change them with the cluster's own tools).
     """
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin",
+                             **settings.kafka.client_options())
     try:
-        plan = topic_plan(settings)
+        plan, configs = topic_plan(settings), topic_configs(settings)
         existing = set(admin.list_topics())
         result: dict[str, str] = {}
         for name, partitions in plan.items():
@@ -39,7 +48,8 @@ def create_topics(settings: Settings) -> dict[str, str]:
                 result[name] = "exists"
                 continue
             try:
-                admin.create_topics([NewTopic(name, partitions, settings.replication)])
+                admin.create_topics([NewTopic(name, partitions, settings.replication,
+                                              topic_configs=configs[name])])
                 result[name] = "created"
             except TopicAlreadyExistsError:
                 result[name] = "exists"
@@ -78,7 +88,8 @@ def publish_ticks(settings: Settings, *, at: float | None, everyone: bool) -> in
     from streams.topics import TICK_HEADER, USER_EVENTS, tick_value
 
     topic = settings.topic(USER_EVENTS.name)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin",
+                             **settings.kafka.client_options())
     try:
         value = tick_value(at, everyone)
         for partition in range(settings.partitions):
