@@ -28,6 +28,8 @@ from online_models.engine import Emits, on_event, on_tick
 from online_models.profile import UserState
 from online_models.schedule import DueSchedule
 from streams.app import app
+from streams.privacy.erasure import expired
+from streams.privacy.pseudonyms import pseudonymise
 from streams.records import DeadLetter
 from streams.runtime.channels import (
     churn_alerts_topic,
@@ -44,6 +46,7 @@ from streams.runtime.continuity import (
     start_offsets,
     until_done,
 )
+from streams.runtime.erasure import is_erased, locks, request_expiry
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import (
     ALERTS,
@@ -112,7 +115,7 @@ async def start_unmarked() -> None:
     if not tps:
         return
     starts = await until_done(f"start offsets of {tps}", lambda: start_offsets(
-        settings.bootstrap, settings.app_id, tps))
+        settings.bootstrap, settings.app_id, tps, security=settings.kafka))
     for tp, offset in starts.items():
         marks.start_at(tp.partition, offset)
     log.info("partitions without a mark start at %s",
@@ -210,6 +213,9 @@ async def reassess(users: list[str], partition: int, watermark: float,
         raw = profiles_for_user.get(user_id)
         if raw is None:
             continue
+        if expired(raw, watermark, settings.user_ttl_days):  # erasure hook: inactive too long
+            await request_expiry(user_id, partition, watermark)
+            continue
         stats["ticks"] += 1
         state = UserState.from_dict(raw)
         risk_before, segments_before = state.churn_risk, dict(state.segments)
@@ -288,6 +294,12 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
         await user_events_topic.send(key=user_id.encode(), value=value)
         await ack_in_order(ack)
         return
+    # Privacy hooks (streams/privacy): pseudonyms from here on; erased events never return.
+    parsed = pseudonymise(settings.pseudonym_key, parsed)
+    user_id = parsed.user_id
+    if is_erased(user_id, parsed.ts):
+        await ack_in_order(ack)
+        return
     bundle, config = models.current, settings.engine
     watermark = max(watermarks.get(partition, parsed.ts), parsed.ts)
     state = UserState.from_dict(profiles_for_user.get(user_id))
@@ -309,6 +321,7 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
     await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
 
 
+@locks.serial  # erasure hook: a partition's erasures wait for its message in progress
 async def handle(src: Source, value: bytes, ack: Ack | None) -> None:
     """Process one message (never raises on input), then move its partition's mark."""
     try:
@@ -330,7 +343,8 @@ async def fill_gap(src: Source) -> None:
     log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
                 "from the broker", src.topic, src.partition, start, end, end - start)
     missed = await until_done(f"reading {src.topic}[{src.partition}] {start}..{end}", lambda: (
-        read_range(settings.bootstrap, src.topic, src.partition, start, end)))
+        read_range(settings.bootstrap, src.topic, src.partition, start, end,
+                   security=settings.kafka)))
     for m in missed:
         stats["refetched"] += 1
         await handle(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)
