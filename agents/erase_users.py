@@ -20,7 +20,7 @@ from faust import StreamT
 # The ingest agent's per-partition runtime (its table readiness and due schedules).
 from agents.track_user_profiles import _assignment, schedules
 from streams.app import app
-from streams.privacy.erasure import ErasureRequest, expired, parse_request
+from streams.privacy.erasure import ErasureRequest, parse_request
 from streams.privacy.pseudonyms import pseudonym
 from streams.runtime.channels import (
     erasure_receipts_topic,
@@ -57,8 +57,10 @@ async def until_table_ready(partition: int) -> None:
 
 
 def still_expired(request: ErasureRequest, user_key: str) -> bool:
-    """An expiry request still holds (the user did not come back since it was sent)."""
-    return expired(profiles_for_user.data.get(user_key), request.at, settings.user_ttl_days)
+    """An expiry request still holds: the user has no event newer than it covers."""
+    state = profiles_for_user.data.get(user_key)
+    last = state.get("last_seen") if isinstance(state, dict) else None
+    return last is not None and float(last) <= request.at
 
 
 @app.agent(user_erasures_topic)

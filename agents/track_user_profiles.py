@@ -214,7 +214,7 @@ async def reassess(users: list[str], partition: int, watermark: float,
         if raw is None:
             continue
         if expired(raw, watermark, settings.user_ttl_days):  # erasure hook: inactive too long
-            await request_expiry(user_id, partition, watermark)
+            await request_expiry(user_id, partition, float(raw["last_seen"]))
             continue
         stats["ticks"] += 1
         state = UserState.from_dict(raw)

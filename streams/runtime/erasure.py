@@ -121,11 +121,12 @@ async def erase(request: ErasureRequest, user_key: str, partition: int, *,
                    state=state is not None, schedule=scheduled, rows=rows)
 
 
-async def request_expiry(user_key: str, partition: int, watermark: float) -> None:
+async def request_expiry(user_key: str, partition: int, last_seen: float) -> None:
     """Ask for the erasure of a user silent longer than ``LIFELINE_USER_TTL_DAYS`` (event
-    time): the request goes through ``user-erasures`` like any other, to the same partition."""
+    time): the request goes through ``user-erasures`` like any other, to the same partition.
+    It covers the user's events up to ``last_seen``: a later one is a new life."""
     from streams.privacy.erasure import request_value
     from streams.runtime.channels import user_erasures_topic
 
     await user_erasures_topic.send(key=user_key.encode(), partition=partition, value=(
-        request_value(user_key, at=watermark, reason="ttl", internal=True)))
+        request_value(user_key, at=last_seen, reason="ttl", internal=True)))
