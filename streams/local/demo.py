@@ -104,7 +104,7 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path) -> int:
     try:
         print(f"topics   {len(create_topics(settings))} created with their partition counts")
         migrate(settings.database_url)
-        print(f"database {settings.database_url} migrated")
+        print(f"database {settings.database_url_redacted} migrated")
         events: list[Any] = []
         if cdnow:
             events.extend(datasets.cdnow_events())
