@@ -78,7 +78,7 @@ def test_exposure__web_on_loopback_without_tables_and_no_secret_in_logs(
         worker.terminate()
         worker.wait(timeout=30)
     text = log.read_text(errors="replace")
-    assert f"postgres:***@" in text  # the configuration line was logged, redacted
+    assert "postgres:***@" in text  # the configuration line was logged, redacted
     assert DB_SECRET not in text and PSEUDONYM_SECRET not in text
 
 
