@@ -128,3 +128,17 @@ def test_kafka_security__every_client_in_the_code_is_built_with_the_factory() ->
                 found.append((path.name, name, ok))
     assert len(found) >= 10, found
     assert [f for f in found if not f[2]] == []
+
+
+def test_settings__database_url_from_file_and_no_secret_in_errors(tmp_path: Path) -> None:
+    url_file = tmp_path / "db-url"
+    url_file.write_text("postgresql+psycopg2://app:pw-secret@db:5432/lifeline\n")
+    s = Settings.from_env({"LIFELINE_DATABASE_URL_FILE": str(url_file)})
+    assert s.database_url.endswith("@db:5432/lifeline")
+    assert "pw-secret" not in repr(s) + s.describe() and "app:***@db" in s.describe()
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({"LIFELINE_BROKER": "tcp://app:pw-secret@broker:9092"})
+    assert "pw-secret" not in str(err.value) and "***@broker" in str(err.value)
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({"LIFELINE_DATABASE_URL": "app:pw-secret@db/lifeline"})
+    assert "pw-secret" not in str(err.value)
