@@ -27,7 +27,7 @@ from streams.runtime.channels import (
     user_erasures_topic,
     user_events_topic,
 )
-from streams.runtime.erasure import erase, locks
+from streams.runtime.erasure import erase, locks, stats
 from streams.runtime.tables import profiles_for_user
 from streams.settings import settings
 from streams.topics import TICK_HEADER, tick_value
@@ -85,3 +85,10 @@ async def erase_users(stream: StreamT[bytes]) -> None:
             done: dict[str, Any] = await erase(request, user_key, msg.partition,
                                                unschedule=unschedule)
         await erasure_receipts_topic.send(key=user_key.encode(), value=done)
+
+
+@app.timer(interval=60.0)
+async def log_erasures() -> None:
+    """Erasures done and erased users' events dropped since start (when there were any)."""
+    if any(stats.values()):
+        log.info("erasure %s", stats)
