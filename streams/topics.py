@@ -57,6 +57,10 @@ MODELS = TopicSpec("lifeline-models", partitions=1, retention_days=None, compact
 # user's state receives them) and the receipts of what was erased, kept a month for audit.
 USER_ERASURES = TopicSpec("user-erasures")
 ERASURE_RECEIPTS = TopicSpec("erasure-receipts", retention_days=30.0)
+# The per-user table's changelog (created by Faust, compacted): an erased user's older states
+# are compacted away within a day (Kafka rolls the active segment for it), and the tombstone
+# itself is dropped a day after that.
+CHANGELOG_CONFIGS = {"max.compaction.lag.ms": str(DAY_MS), "delete.retention.ms": str(DAY_MS)}
 ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_OUTCOMES,
               TRAINING, MODELS, USER_ERASURES, ERASURE_RECEIPTS)
 

@@ -85,6 +85,26 @@ def latest_changelog(settings: Any) -> dict[str, Any]:
     return out
 
 
+def changelog_configs(settings: Any) -> dict[str, str]:
+    """The table changelog's topic configs, as the broker holds them."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def describe() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+        await admin.start()
+        try:
+            [response] = await admin.describe_configs([ConfigResource(
+                ConfigResourceType.TOPIC, f"{settings.app_id}-profiles_for_user-changelog")])
+        finally:
+            await admin.close()
+        return {entry[0]: entry[1] for entry in response.resources[0][4]}
+
+    return asyncio.run(describe())
+
+
 def test_erasure__forget_kill9_restart_replay_leaves_no_trace(
         lifeline: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     settings, url = lifeline["settings"], lifeline["settings"].database_url
@@ -151,6 +171,7 @@ def test_erasure__forget_kill9_restart_replay_leaves_no_trace(
     ttl = [r for r in receipts(settings, 3) if r["reason"] == "ttl"]
     assert [r["user_id"] for r in ttl] == [SLEEPER]
     assert ttl[0]["removed"]["rows"] == before[SLEEPER]
+    assert changelog_configs(settings)["max.compaction.lag.ms"] == str(86_400_000)
     with capsys.disabled():
         print("\nerasure rows per table, before -> after forget -> after kill -9, restart, "
               "replay:")
