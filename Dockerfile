@@ -30,7 +30,9 @@ USER lifeline
 # Faust table state (and the SQLite file if LIFELINE_DATABASE_URL is left at its default).
 ENV LIFELINE_DATA_DIR=/app/var/faust
 
-# The worker's web server (LIFELINE_WEB_PORT); not used with --without-web.
+# The worker's web server (LIFELINE_WEB_PORT); not used with --without-web. It listens on
+# 127.0.0.1 unless LIFELINE_WEB_BIND says otherwise (0.0.0.0 to reach it from outside the
+# container), and never serves table contents (/table) or key routing (/router).
 EXPOSE 6066
 
 CMD ["python", "-m", "streams", "worker", "-l", "info"]

@@ -23,9 +23,12 @@ from online_models.contract import Rejection, parse_event
 from online_models.engine import on_event, on_tick
 from online_models.profile import UserState
 from streams.app import app
+from streams.privacy.erasure import expired
+from streams.privacy.pseudonyms import pseudonymise
 from streams.runtime import intake
 from streams.runtime.channels import user_events_topic
-from streams.runtime.effects import Effects, Source, dead_letter, rekey
+from streams.runtime.effects import Effects, Source, ack_in_order, dead_letter, rekey
+from streams.runtime.erasure import is_erased, locks, request_expiry
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import PROFILES, profile_row, sink
 from streams.runtime.tables import profiles_for_user
@@ -57,6 +60,9 @@ async def reassess(users: list[str], part: PartitionState, watermark: float,
     for user_id in users:
         raw = profiles_for_user.get(user_id)
         if raw is None:
+            continue
+        if expired(raw, watermark, settings.user_ttl_days):  # erasure hook: inactive too long
+            await request_expiry(user_id, part.partition, float(raw["last_seen"]))
             continue
         count += 1
         state = UserState.from_dict(raw)  # a copy: kept once its outputs are sent
@@ -129,6 +135,12 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
     if src.key != user_id.encode():
         await rekey(worker, user_id, value, ack)
         return
+    # Privacy hooks (streams/privacy): pseudonyms from here on; erased events never return.
+    parsed = pseudonymise(settings.pseudonym_key, parsed)
+    user_id = parsed.user_id
+    if is_erased(user_id, parsed.ts):
+        await ack_in_order(ack)
+        return
     watermark = worker.event_time(src.partition, parsed.ts)
     state = UserState.from_dict(profiles_for_user.get(user_id))  # a copy, kept after sends
     out = on_event(user_id, state, parsed, models=models.current, config=settings.engine,
@@ -147,6 +159,7 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
     await effects.publish(ack)
 
 
+@locks.serial  # erasure hook: a partition's erasures wait for its message in progress
 async def handle(src: Source, value: bytes, ack: Ack | None) -> None:
     """Process one message (never raises on input), then move its partition's mark."""
     try:

@@ -254,7 +254,8 @@ class Deployment:
         from streams.cli.replay import replay
 
         return asyncio.run(
-            replay(events, bootstrap=self.bootstrap, topic=self.topic(topic), progress=progress)
+            replay(events, bootstrap=self.bootstrap, topic=self.topic(topic), progress=progress,
+                   security=self.settings.kafka)
         )
 
     # --------------------------------------------------------------- database

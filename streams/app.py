@@ -26,6 +26,13 @@ app = faust.App(
     autodiscover=["agents"],
     origin="streams",
     web_port=settings.web_port,
+    # The web server listens on 127.0.0.1 unless LIFELINE_WEB_BIND says otherwise, and never
+    # serves table contents (/table: any user's profile) or key routing (/router).
+    web_bind=settings.web_bind,
+    web_tables_enabled=False,
+    web_router_enabled=False,
+    # TLS / SASL of every Faust client (consumer, producer, admin): streams/kafka_clients.py.
+    broker_credentials=settings.kafka.faust_credentials(),
     # How long a silent member keeps its partitions (a worker killed with -9 holds them this
     # long); the broker used in tests is slow to settle, so the default is generous.
     broker_session_timeout=settings.session_timeout_s,

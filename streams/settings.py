@@ -14,6 +14,7 @@ from online_models.alerts import AlertPolicy
 from online_models.engine import EngineConfig
 from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import ProfileConfig
+from streams.kafka_clients import KafkaSecurity
 
 PREFIX = "LIFELINE_"
 
@@ -44,6 +45,72 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{PREFIX}{name} must be in [{minimum}, {maximum}], got {value}")
     return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """``LIFELINE_<name>``, or the content of the file ``LIFELINE_<name>_FILE`` names.
+
+    Errors name the variable or the file, never the secret.
+    """
+    value, path = _get(env, name, ""), _get(env, f"{name}_FILE", "")
+    if value and path:
+        raise ValueError(f"set {PREFIX}{name} or {PREFIX}{name}_FILE, not both")
+    if not path:
+        return value or None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            secret = handle.read().strip()
+    except OSError as exc:
+        raise ValueError(f"{PREFIX}{name}_FILE: cannot read {path}: {exc.strerror}") from None
+    if not secret:
+        raise ValueError(f"{PREFIX}{name}_FILE: {path} is empty")
+    return secret
+
+
+def _kafka(env: Mapping[str, str]) -> KafkaSecurity:
+    def optional(name: str) -> str | None:
+        return _get(env, name, "") or None
+
+    try:
+        return KafkaSecurity(
+            protocol=_get(env, "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
+            mechanism=(optional("KAFKA_SASL_MECHANISM") or "").upper() or None,
+            username=optional("KAFKA_SASL_USERNAME"),
+            password=_secret(env, "KAFKA_SASL_PASSWORD"),
+            cafile=optional("KAFKA_SSL_CAFILE"),
+            certfile=optional("KAFKA_SSL_CERTFILE"),
+            keyfile=optional("KAFKA_SSL_KEYFILE"),
+        )
+    except ValueError as exc:
+        raise ValueError(f"{PREFIX}KAFKA_*: {exc}") from None
+
+
+def _retention(env: Mapping[str, str]) -> dict[str, float]:
+    """``LIFELINE_RETENTION_DAYS=user-events=7,churn-alerts=30``: per-topic overrides."""
+    raw = _get(env, "RETENTION_DAYS", "")
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, _, days = item.partition("=")
+        try:
+            out[name.strip()] = float(days)
+        except ValueError:
+            raise ValueError(f"{PREFIX}RETENTION_DAYS must look like topic=days[,topic=days], "
+                             f"got {item!r}") from None
+        if out[name.strip()] <= 0 and out[name.strip()] != -1:
+            raise ValueError(f"{PREFIX}RETENTION_DAYS: {name} must be > 0 days (or -1: keep)")
+    return out
+
+
+def redact_url(url: str) -> str:
+    """A URL with any ``user:password@`` part masked, for errors and logs.
+
+    >>> redact_url("kafka://app:pw@broker:9092"), redact_url("kafka://broker:9092")
+    ('kafka://***@broker:9092', 'kafka://broker:9092')
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
 
 
 def _engine(env: Mapping[str, str]) -> EngineConfig:
@@ -80,13 +147,15 @@ class Settings:
     """Lifeline's configuration; each field names the environment variable that sets it."""
 
     broker: str = "kafka://127.0.0.1:9092"  # LIFELINE_BROKER
-    database_url: str = "sqlite:///var/lifeline.db"  # LIFELINE_DATABASE_URL
+    # LIFELINE_DATABASE_URL or LIFELINE_DATABASE_URL_FILE (out of repr: it holds a password)
+    database_url: str = field(default="sqlite:///var/lifeline.db", repr=False)
     partitions: int = 4  # LIFELINE_PARTITIONS (source topics and tables)
     store: str = "memory://"  # LIFELINE_STORE: memory:// or rocksdb://
     app_id: str = "lifeline"  # LIFELINE_APP_ID: consumer group and changelog topic prefix
     topic_prefix: str = ""  # LIFELINE_TOPIC_PREFIX: prepended to every topic name
     data_dir: str = "var/faust"  # LIFELINE_DATA_DIR: Faust table state
     web_port: int = 6066  # LIFELINE_WEB_PORT: the worker's web server (``--without-web``: none)
+    web_bind: str = "127.0.0.1"  # LIFELINE_WEB_BIND: its interface (0.0.0.0: every interface)
     replication: int = 1  # LIFELINE_REPLICATION: replication factor of created topics
     sink_batch: int = 2000  # LIFELINE_SINK_BATCH: rows per database write
     sink_interval: float = 1.0  # LIFELINE_SINK_INTERVAL: seconds between flushes
@@ -100,6 +169,14 @@ class Settings:
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
     live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
     session_timeout_s: float = 30.0  # LIFELINE_SESSION_TIMEOUT_S: consumer group session
+    # LIFELINE_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, _SASL_PASSWORD(_FILE),
+    # _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE (see streams/kafka_clients.py)
+    kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
+    # LIFELINE_PSEUDONYM_KEY(_FILE): user ids become keyed HMAC pseudonyms at ingest (None: off)
+    pseudonym_key: bytes | None = field(default=None, repr=False)
+    user_ttl_days: float = 730.0  # LIFELINE_USER_TTL_DAYS: erase users silent this long (0: off)
+    # LIFELINE_RETENTION_DAYS: per-topic retention overrides (see streams/topics.py)
+    retention_days: dict[str, float] = field(default_factory=dict)
     engine: EngineConfig = field(default_factory=EngineConfig)
     # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW,
     # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
@@ -118,11 +195,12 @@ class Settings:
         env = os.environ if env is None else env
         broker = _get(env, "BROKER", cls.broker)
         if not broker.startswith(("kafka://", "aiokafka://")):
-            raise ValueError(f"{PREFIX}BROKER must look like kafka://host:port, got {broker!r}")
+            raise ValueError(f"{PREFIX}BROKER must look like kafka://host:port, got "
+                             f"{redact_url(broker)!r}")
         store = _get(env, "STORE", cls.store)
         if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
             raise ValueError(f"{PREFIX}STORE must be memory:// or rocksdb://, got {store!r}")
-        database_url = _get(env, "DATABASE_URL", cls.database_url)
+        database_url = _secret(env, "DATABASE_URL") or cls.database_url
         if "://" not in database_url:
             # Never echo the value: it may hold a password.
             raise ValueError(f"{PREFIX}DATABASE_URL must be an SQLAlchemy URL "
@@ -153,6 +231,11 @@ class Settings:
             session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
                                      minimum=6.0),
             engine=_engine(env),
+            web_bind=_get(env, "WEB_BIND", cls.web_bind),
+            kafka=_kafka(env),
+            pseudonym_key=(key.encode() if (key := _secret(env, "PSEUDONYM_KEY")) else None),
+            user_ttl_days=_float(env, "USER_TTL_DAYS", cls.user_ttl_days),
+            retention_days=_retention(env),
         )
 
     @property
@@ -171,9 +254,11 @@ class Settings:
 
     def describe(self) -> str:
         """One line for the start of a worker: what it connects to and where it keeps state."""
-        return (f"broker {self.broker}, database {self.database_url_redacted}, data dir "
-                f"{self.data_dir}, store {self.store}, partitions {self.partitions}, app id "
-                f"{self.app_id}, topic prefix {self.topic_prefix!r}")
+        return (f"broker {redact_url(self.broker)} ({self.kafka.describe()}), database "
+                f"{self.database_url_redacted}, data dir {self.data_dir}, store {self.store}, "
+                f"partitions {self.partitions}, app id {self.app_id}, topic prefix "
+                f"{self.topic_prefix!r}, web bind {self.web_bind}, pseudonyms "
+                f"{'on' if self.pseudonym_key else 'off'}, user TTL {self.user_ttl_days:g} days")
 
     @property
     def bootstrap(self) -> str:

@@ -24,20 +24,21 @@ def topic_plan(settings: Settings) -> dict[str, int]:
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """The topic configs each topic is created with (e.g. ``lifeline-models``: compacted,
-    never expires); topics not listed get the broker's defaults."""
+    """Every topic Lifeline needs and the configs it is created with (retention, cleanup)."""
     from streams.topics import ALL_TOPICS
 
-    return {settings.topic(t.name): dict(t.configs) for t in ALL_TOPICS if t.configs}
+    return {settings.topic(t.name): t.configs(settings.retention_days) for t in ALL_TOPICS}
 
 
 def create_topics(settings: Settings) -> dict[str, str]:
-    """Create missing topics with their partition counts; idempotent.
+    """Create missing topics with their partition counts and configs; idempotent.
 
     Returns ``{topic: "created" | "exists"}``. Raises ``ValueError`` if an existing topic has
-    a different partition count (tables would be sharded wrongly).
+    a different partition count (tables would be sharded wrongly). The configs of existing
+    topics are left as they are (change them with the cluster's own tools).
     """
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin",
+                             **settings.kafka.client_options())
     try:
         plan, configs = topic_plan(settings), topic_configs(settings)
         existing = set(admin.list_topics())
@@ -48,7 +49,7 @@ def create_topics(settings: Settings) -> dict[str, str]:
                 continue
             try:
                 admin.create_topics([NewTopic(name, partitions, settings.replication,
-                                              topic_configs=configs.get(name, {}))])
+                                              topic_configs=configs[name])])
                 result[name] = "created"
             except TopicAlreadyExistsError:
                 result[name] = "exists"
@@ -87,7 +88,8 @@ def publish_ticks(settings: Settings, *, at: float | None, everyone: bool) -> in
     from streams.topics import TICK_HEADER, USER_EVENTS, tick_value
 
     topic = settings.topic(USER_EVENTS.name)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin")
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin",
+                             **settings.kafka.client_options())
     try:
         value = tick_value(at, everyone)
         for partition in range(settings.partitions):

@@ -38,7 +38,7 @@ async def replay(self: faust.cli.AppCommand, path: str, rate: float | None, topi
 
     sent = await publish(path, bootstrap=settings.bootstrap,
                          topic=topic or settings.topic(USER_EVENTS.name), rate=rate,
-                         progress=not quiet)
+                         progress=not quiet, security=settings.kafka)
     self.say(f"published {sent} events")
 
 
@@ -79,6 +79,35 @@ async def report(self: faust.cli.AppCommand) -> None:
 
     self.say(report_text(settings))
 
+async def forget(self: faust.cli.AppCommand, user_ids: tuple[str, ...],
+                 before: str | None) -> None:
+    """Erase users (right to erasure): their state, schedule, every database row; a receipt
+    per user follows on erasure-receipts. Events up to now (or --before) never return."""
+    import time
+
+    from streams.cli.privacy import publish_erasures
+
+    if not user_ids:
+        raise click.UsageError("name at least one USER_ID")
+    at = time.time()
+    if before is not None:
+        from online_models.contract import parse_ts
+
+        at = parse_ts(before if not before.replace(".", "").isdigit() else float(before))
+    for user_id, request_id in publish_erasures(settings, user_ids, at=at).items():
+        self.say(f"erasure requested: {user_id} (request {request_id})")
+
+
+async def pseudonym(self: faust.cli.AppCommand, user_ids: tuple[str, ...]) -> None:
+    """Print the pseudonym each user id has under LIFELINE_PSEUDONYM_KEY."""
+    from streams.cli.privacy import pseudonyms_of
+
+    try:
+        mapping = pseudonyms_of(settings, user_ids)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for user_id, alias in mapping.items():
+        self.say(f"{user_id}\t{alias}")
 
 
 def register(app: App) -> None:
@@ -109,3 +138,9 @@ def register(app: App) -> None:
                help="Only users due by then (default: every user)."),
     )(rescore)
     app.command()(report)
+    app.command(
+        faust.cli.argument("user_ids", nargs=-1),
+        option("--before", type=str, default=None,
+               help="Erase events up to this event time (ISO-8601 or epoch s; default: now)."),
+    )(forget)
+    app.command(faust.cli.argument("user_ids", nargs=-1))(pseudonym)

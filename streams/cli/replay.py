@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from streams.data.datasets import read_events
+from streams.kafka_clients import KafkaSecurity
 from streams.topics import USER_EVENTS
 
 __all__ = ["TokenBucket", "replay"]
@@ -119,6 +120,7 @@ async def replay(
     linger_ms: int = 20,
     max_batch_size: int = 256 * 1024,
     acks: int | str = 1,
+    security: KafkaSecurity | None = None,
 ) -> int:
     """Publish events to `topic`, key = ``user_id``, value = the event as JSON.
 
@@ -137,6 +139,8 @@ async def replay(
         Show a tqdm progress bar on stderr.
     linger_ms, max_batch_size, acks
         Producer batching and durability (`aiokafka.AIOKafkaProducer` arguments).
+    security
+        TLS / SASL of the connection (``settings.kafka``; default plaintext).
 
     Returns
     -------
@@ -174,6 +178,7 @@ async def replay(
         max_batch_size=max_batch_size,
         acks=acks,
         client_id="lifeline-replay",
+        **(security or KafkaSecurity()).client_options(),
     )
     await producer.start()
     sent = 0

@@ -18,7 +18,8 @@ def dead_letter_count(settings: Settings) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
     topic = settings.topic(DEAD_LETTERS.name)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="lifeline-report")
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="lifeline-report",
+                             **settings.kafka.client_options())
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         ends = log_ends_sync(consumer, [TopicPartition(topic, p) for p in parts])

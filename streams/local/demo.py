@@ -53,8 +53,10 @@ def _behind(settings: Any, topics: dict[str, int]) -> int:
     from streams.runtime.offsets import log_ends_sync
 
     tps = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
+                             **settings.kafka.client_options())
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap,
+                             **settings.kafka.client_options())
     try:
         ends = log_ends_sync(consumer, tps)
         offsets = admin.list_group_offsets(settings.app_id)
@@ -102,7 +104,7 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path, cdnow_every: int =
     try:
         print(f"topics   {len(create_topics(settings))} created with their partition counts")
         migrate(settings.database_url)
-        print(f"database {settings.database_url} migrated")
+        print(f"database {settings.database_url_redacted} migrated")
         events: list[Any] = []
         if cdnow:
             events.extend(datasets.cdnow_events(every=cdnow_every))
@@ -120,7 +122,8 @@ def run(*, users: int, days: int, cdnow: bool, workdir: Path, cdnow_every: int =
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         asyncio.run(replay(events, bootstrap=settings.bootstrap,
-                           topic=settings.topic(USER_EVENTS.name)))
+                           topic=settings.topic(USER_EVENTS.name),
+                           security=settings.kafka))
         start = None
         with tqdm(total=n_valid, desc="processed", unit="ev") as bar:
             done = 0

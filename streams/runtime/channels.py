@@ -7,9 +7,11 @@ from streams.settings import settings
 from streams.topics import (
     CHURN_ALERTS,
     DEAD_LETTERS,
+    ERASURE_RECEIPTS,
     MODELS,
     SEGMENT_CHANGES,
     TRAINING,
+    USER_ERASURES,
     USER_EVENTS,
     WINBACK_OUTCOMES,
 )
@@ -45,4 +47,17 @@ training_topic = app.topic(
 # Pickled ModelBundle snapshots; every worker reads them all (no consumer group), see models.py.
 models_topic = app.topic(
     settings.topic(MODELS.name), key_serializer="raw", value_serializer="raw", partitions=1
+)
+# Erasure requests: raw bytes (validated by streams/privacy/erasure.py), key = user id, as many
+# partitions as user-events, so Faust assigns partition p of both to the same worker.
+user_erasures_topic = app.topic(
+    settings.topic(USER_ERASURES.name),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+)
+erasure_receipts_topic = app.topic(
+    settings.topic(ERASURE_RECEIPTS.name), key_serializer="raw", value_serializer="json"
 )

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.kafka_clients import KafkaSecurity
 from streams.runtime.faust_private import add_gap, committed_offset
 from streams.runtime.offsets import stop_quietly
 
@@ -81,12 +82,13 @@ async def until_done(what: str, attempt: Callable[[], Awaitable[T]], *,
             backoff = min(backoff * 2, max_backoff)
 
 
-async def start_offsets(bootstrap: str, group: str,
-                        tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+async def start_offsets(bootstrap: str, group: str, tps: list[TopicPartition], *,
+                        security: KafkaSecurity | None = None) -> dict[TopicPartition, int]:
     """Per partition: the group's committed offset, or else the first offset of the log."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    options = (security or KafkaSecurity()).client_options()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, **options)
     await admin.start()
     await consumer.start()
     try:
@@ -103,11 +105,12 @@ async def start_offsets(bootstrap: str, group: str,
 
 
 async def _read_once(bootstrap: str, topic: str, partition: int, start: int, end: int,
-                     chunk: int, timeout: float
+                     chunk: int, timeout: float, security: KafkaSecurity | None
                      ) -> AsyncIterator[tuple[list[ConsumerRecord[bytes, bytes]], int]]:
     """One consumer's pass over ``start..end``: ``(records, next offset)`` per chunk."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                **(security or KafkaSecurity()).client_options())
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -131,7 +134,7 @@ async def _read_once(bootstrap: str, topic: str, partition: int, start: int, end
 
 async def read_chunks(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
                       chunk: int = 500, timeout: float = 60.0, attempts: int | None = None,
-                      max_backoff: float = 10.0
+                      max_backoff: float = 10.0, security: KafkaSecurity | None = None
                       ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """The messages of ``topic[partition]`` with ``start <= offset < end``, in order, in
     lists of at most ``chunk``: a gap of any length costs bounded memory.
@@ -145,7 +148,7 @@ async def read_chunks(bootstrap: str, topic: str, partition: int, start: int, en
     while position < end:
         try:
             async for records, reached in _read_once(bootstrap, topic, partition, position,
-                                                     end, chunk, timeout):
+                                                     end, chunk, timeout, security):
                 position, failures, backoff = reached, 0, 0.5
                 if records:
                     yield records
@@ -160,14 +163,15 @@ async def read_chunks(bootstrap: str, topic: str, partition: int, start: int, en
 
 
 async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, *,
-                     timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
+                     timeout: float = 60.0, security: KafkaSecurity | None = None,
+                     ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every message of ``topic[partition]`` with ``start <= offset < end``, in one list.
 
     For tools and tests; the worker reads gaps with :func:`read_chunks`. Raises
     ``TimeoutError`` when a chunk does not arrive within ``timeout`` seconds.
     """
     return [m async for records in read_chunks(bootstrap, topic, partition, start, end,
-                                               timeout=timeout, attempts=1)
+                                               timeout=timeout, attempts=1, security=security)
             for m in records]
 
 

@@ -59,7 +59,7 @@ async def start_unmarked(worker: WorkerState) -> None:
     if not tps:
         return
     starts = await until_done(f"start offsets of {tps}", lambda: start_offsets(
-        settings.bootstrap, settings.app_id, tps))
+        settings.bootstrap, settings.app_id, tps, security=settings.kafka))
     for tp, offset in starts.items():
         worker[tp.partition].mark = offset
     log.info("partitions without a mark start at %s",
@@ -94,7 +94,8 @@ async def fill_gap(worker: WorkerState, src: Source, apply: Apply) -> None:
     log.warning("%s[%s]: the stream jumped from %s to %s; reading the %d messages between "
                 "from the broker", src.topic, src.partition, start, end, end - start)
     # In bounded chunks: each message moves the partition's mark as it is applied.
-    async for chunk in read_chunks(settings.bootstrap, src.topic, src.partition, start, end):
+    async for chunk in read_chunks(settings.bootstrap, src.topic, src.partition, start, end,
+                                   security=settings.kafka):
         for m in chunk:
             worker.stats["refetched"] += 1
             await apply(Source(m.topic, m.partition, m.offset, m.key, m.headers), m.value, None)

@@ -56,7 +56,8 @@ class ModelCache:
         """Read the newest snapshot, then every new one, forever."""
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                     enable_auto_commit=False, fetch_max_bytes=64 << 20,
-                                    max_partition_fetch_bytes=64 << 20)
+                                    max_partition_fetch_bytes=64 << 20,
+                                    **settings.kafka.client_options())
         await consumer.start()
         try:
             tp = TopicPartition(topic, 0)

@@ -12,6 +12,7 @@ from streams.app import app
 from streams.runtime.faust_private import recovered_offsets, table_key, table_value
 from streams.runtime.offsets import log_ends, stop_quietly
 from streams.settings import settings
+from streams.topics import CHANGELOG_CONFIGS
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ profiles_for_user = app.Table(
     default=None,
     key_type=str,
     partitions=settings.partitions,
+    extra_topic_configs=CHANGELOG_CONFIGS,  # erased users leave the changelog within days
 )
 
 
@@ -41,7 +43,8 @@ async def complete_recovery(table: Any) -> int:
     if not tps:
         return 0
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
-                                enable_auto_commit=False, client_id=f"{settings.app_id}-tail")
+                                enable_auto_commit=False, client_id=f"{settings.app_id}-tail",
+                                **settings.kafka.client_options())
     await consumer.start()
     applied = 0
     try:

@@ -90,7 +90,8 @@ async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_fir
 
     calls: list[tuple[object, ...]] = []
 
-    async def read_chunks(*args: object) -> AsyncIterator[list[SimpleNamespace]]:
+    async def read_chunks(*args: object, **options: object
+                          ) -> AsyncIterator[list[SimpleNamespace]]:
         calls.append(args)  # the gap, in two chunks (retries live in read_chunks)
         yield [record(first + 1, event_id="b", type="view")]
         yield [record(first + 2, event_id="c", type="purchase", price=2.0)]

@@ -19,7 +19,8 @@ async def test_read_chunks__resumes_after_a_failure_at_the_first_offset_not_yiel
     passes: list[int] = []
 
     async def read_once(bootstrap: str, topic: str, partition: int, start: int, end: int,
-                        chunk: int, timeout: float) -> AsyncIterator[tuple[list[Any], int]]:
+                        chunk: int, timeout: float, security: Any
+                        ) -> AsyncIterator[tuple[list[Any], int]]:
         passes.append(start)
         for lo in range(start, end, chunk):
             hi = min(lo + chunk, end)

@@ -40,5 +40,6 @@ def test_create_topics__models_topic_is_compacted_and_never_expires(
     admin.create_topics(settings)
     asked = {t.name: (t.num_partitions, t.topic_configs) for t in FakeAdmin.created}
     assert asked["p-lifeline-models"] == (1, {"cleanup.policy": "compact", "retention.ms": "-1"})
-    assert asked["p-user-events"] == (3, {})
-    assert len(asked) == 7
+    assert asked["p-user-events"] == (3, {"cleanup.policy": "delete",
+                                          "retention.ms": str(7 * 86_400_000)})
+    assert len(asked) == 9

@@ -1,0 +1,1 @@
+"""Privacy: pseudonyms of user ids, erasure requests and receipts, erased markers (pure)."""
