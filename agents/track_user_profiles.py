@@ -63,7 +63,7 @@ from streams.topics import TICK_HEADER
 log = logging.getLogger(__name__)
 
 stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0,
-         "refetched": 0}
+         "refetched": 0, "dedupe_evicted": 0}
 
 # Per source partition: the watermark (max event time seen) and the schedule of due users.
 # Both are derived from the table, so they are rebuilt after every rebalance.
@@ -216,6 +216,8 @@ async def reassess(users: list[str], partition: int, watermark: float,
         out = on_tick(user_id, state, watermark=watermark, models=bundle, config=config)
         keep(user_id, state, partition, out, states)
         await publish(user_id, out, rows, training)
+        if out.evicted:
+            note_evicted(user_id, state, out.evicted)
         moved = abs((state.churn_risk or 0.0) - (risk_before or 0.0)) >= RISK_STEP
         if moved or state.segments != segments_before or risk_before is None:
             rows.append((PROFILES, profile_row(user_id, state)))
@@ -301,12 +303,24 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
         watermarks[partition] = watermark
         keep(user_id, state, partition, out, states)
         await publish(user_id, out, rows, training)
+        if out.evicted:
+            note_evicted(user_id, state, out.evicted)
     else:
         # Rewrite the row anyway: it is idempotent, and cheap next to a lost update.
         stats["duplicate"] += 1
     rows.append((PROFILES, profile_row(user_id, state)))
     await catch_up(partition, watermark, rows, states, training)
     await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush
+
+
+def note_evicted(user_id: str, state: UserState, evicted: int) -> None:
+    """Count ids the dedupe cap forgot inside the window; log a user's first and every 1000th."""
+    stats["dedupe_evicted"] += evicted
+    total = state.seen_evicted
+    if total == evicted or total // 1000 != (total - evicted) // 1000:
+        log.warning("dedupe: user %r is past %s ids in %s h; %d ids forgotten inside the window "
+                    "(copies of them would count again; LIFELINE_DEDUP_MAX_IDS)", user_id,
+                    settings.profile.dedup_max_ids, settings.profile.dedup_hours, total)
 
 
 async def handle(src: Source, value: bytes, ack: Ack | None) -> None:
