@@ -161,10 +161,11 @@ def _text(raw: dict[str, Any], field: str, *, required: bool = False) -> str | N
     text = str(value)
     if len(text) > _LIMITS[field]:
         raise _Reject(f"oversized:{field}", f"{len(text)} > {_LIMITS[field]} chars")
-    if field in _FREE_TEXT:
-        text = _TEXT_CONTROL.sub("", text)
-    else:
-        _refuse_controls(text, field)
+    if not text.isprintable():  # fast path: every Cc and Cs character is non-printable
+        if field in _FREE_TEXT:
+            text = _TEXT_CONTROL.sub("", text)
+        else:
+            _refuse_controls(text, field)
     if required and not text.strip():
         raise _Reject(f"empty_field:{field}")
     return text

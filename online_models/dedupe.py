@@ -32,6 +32,7 @@ STAMP = struct.Struct("<H")
 HASH_BYTES = 8
 ENTRY_BYTES = HASH_BYTES + STAMP.size
 MAX_WINDOW_MINUTES = 30 * 24 * 60  # stamps stay far inside uint16 after a rebase
+_u32, _u16, _ZERO = HEADER.unpack_from, STAMP.unpack_from, STAMP.pack(0)
 
 
 def id_key(event_id: str) -> bytes:
@@ -127,18 +128,20 @@ def remember(packed: bytes, key: bytes, clock: int, *, window_minutes: int,
     if not 0 < window_minutes <= MAX_WINDOW_MINUTES or cap < 1:
         raise ValueError(f"need 0 < window_minutes <= {MAX_WINDOW_MINUTES} and cap >= 1, got "
                          f"{window_minutes} and {cap}")
-    n = count(packed)
-    if n:
-        clock = max(clock, _stamp(packed, n - 1))
-    cutoff = clock - window_minutes
-    kept = 0
-    while kept < n and _stamp(packed, kept) < cutoff:  # each id is cut once: O(1) amortized
+    if not packed:
+        return HEADER.pack(clock) + key + _ZERO, 0
+    n = (len(packed) - HEADER.size) // ENTRY_BYTES
+    base = _u32(packed)[0]
+    clock = max(clock, base + _u16(packed, len(packed) - STAMP.size)[0])
+    cutoff = clock - window_minutes - base  # as an offset from base
+    kept, pos = 0, HEADER.size + HASH_BYTES
+    while kept < n and _u16(packed, pos)[0] < cutoff:  # each id is cut once: O(1) amortized
         kept += 1
+        pos += ENTRY_BYTES
     evicted = max(0, n - kept + 1 - cap)
     kept += evicted
     if kept == n:
-        return HEADER.pack(clock) + key + STAMP.pack(0), evicted
-    base = HEADER.unpack_from(packed)[0]
+        return HEADER.pack(clock) + key + _ZERO, evicted
     body = packed[HEADER.size + kept * ENTRY_BYTES:]
     if clock - base > 0xFFFF:  # rare: the kept stamps move to a newer base
         new_base = _stamp(packed, kept)

@@ -270,7 +270,8 @@ def apply_event(
     key = id_key(event.event_id)
     clock = minute(event.ts if state.last_seen is None else max(state.last_seen, event.ts))
     window = config.dedup_minutes
-    if state.seen and is_duplicate(state.seen, key, clock, window_minutes=window):
+    if state.seen and key in state.seen and is_duplicate(state.seen, key, clock,
+                                                         window_minutes=window):
         return False
     state.seen, evicted = remember(state.seen, key, clock, window_minutes=window,
                                    cap=config.dedup_max_ids)
