@@ -216,8 +216,6 @@ async def reassess(users: list[str], partition: int, watermark: float,
         out = on_tick(user_id, state, watermark=watermark, models=bundle, config=config)
         keep(user_id, state, partition, out, states)
         await publish(user_id, out, rows, training)
-        if out.evicted:
-            note_evicted(user_id, state, out.evicted)
         moved = abs((state.churn_risk or 0.0) - (risk_before or 0.0)) >= RISK_STEP
         if moved or state.segments != segments_before or risk_before is None:
             rows.append((PROFILES, profile_row(user_id, state)))
