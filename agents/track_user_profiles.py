@@ -149,6 +149,8 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
     if out.applied:
         worker.stats["valid"] += 1
         effects.step(user_id, state, out)
+        if out.evicted:
+            note_evicted(user_id, state, out.evicted)
     else:  # the row is rewritten anyway: it is idempotent, and cheap next to a lost update
         worker.stats["duplicate"] += 1
     effects.row(PROFILES, profile_row(user_id, state))
@@ -157,6 +159,16 @@ async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
         part.watermark = watermark
     await catch_up(part, watermark, effects)
     await effects.publish(ack)
+
+
+def note_evicted(user_id: str, state: UserState, evicted: int) -> None:
+    """Count ids the dedupe cap forgot inside the window; log a user's first and every 1000th."""
+    worker.stats["dedupe_evicted"] += evicted
+    total = state.seen_evicted
+    if total == evicted or total // 1000 != (total - evicted) // 1000:
+        log.warning("dedupe: user %r is past %s ids in %s h; %d ids forgotten inside the window "
+                    "(copies of them would count again; LIFELINE_DEDUP_MAX_IDS)", user_id,
+                    settings.profile.dedup_max_ids, settings.profile.dedup_hours, total)
 
 
 @locks.serial  # erasure hook: a partition's erasures wait for its message in progress

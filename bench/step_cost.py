@@ -24,6 +24,10 @@ through cumulative stages, each timed over all events in one loop, in this one p
 Each stage is run ``--repeat`` times; the fastest run is printed (the least disturbed by
 other processes). ``--bare-us`` (default: the 72 µs measured on an idle machine of this
 kind, see README) gives the bound for each stage.
+
+Then the serialized state per user (``UserState.to_bytes``, what one changelog record of the
+user costs) after the full step: for the synthetic users (typical) and for one heavy user
+with ``--heavy-events`` events in one day (a busy shopper whose app retries batches).
 """
 
 from __future__ import annotations
@@ -117,15 +121,50 @@ def time_stage(fn: Callable[..., Any], values: list[bytes], repeat: int) -> floa
     return best / len(values) * 1e6
 
 
+def heavy_user_values(n: int, *, start: float = 1_767_225_600.0,
+                      hours: float = 24.0) -> list[bytes]:
+    """``n`` events of one user spread evenly over ``hours`` (views, searches, carts, buys).
+
+    >>> [orjson.loads(v)["type"] for v in heavy_user_values(4)]
+    ['view', 'search', 'view', 'add_to_cart']
+    """
+    kinds = ["view", "search", "view", "add_to_cart", "view", "view", "purchase", "view"]
+    step = hours * 3600.0 / max(n, 1)
+    return [orjson.dumps({
+        "event_id": f"heavy-{i:06d}-{(i * 2_654_435_761) % 2**32:08x}", "user_id": "heavy-u-1",
+        "type": kinds[i % len(kinds)], "ts": start + i * step, "item_id": f"sku-{i % 97}",
+        "category": f"cat-{i % 9}", "price": 25.0 if kinds[i % len(kinds)] == "purchase" else None,
+        "session_id": f"heavy-s-{int(i * step // 1800)}",
+    }) for i in range(n)]
+
+
+def state_bytes(values: list[bytes], bundle: ModelBundle, config: EngineConfig) -> list[int]:
+    """Serialized bytes of every user's state after the full step over ``values``."""
+    table: dict[str, Any] = {}
+    for offset, value in enumerate(values):
+        _step(value, offset, table, bundle, config)
+    return [len(UserState.from_dict(raw).to_bytes()) for raw in table.values()]
+
+
+def print_state_bytes(name: str, sizes: list[int]) -> None:
+    """One line: mean, p95 and max serialized bytes per user."""
+    ordered = sorted(sizes)
+    p95 = ordered[min(len(ordered) - 1, max(0, -(-95 * len(ordered) // 100) - 1))]
+    print(f"state bytes/user {name:<8} ({len(sizes):,} users): mean "
+          f"{sum(sizes) / len(sizes):,.0f}, p95 {p95:,}, max {ordered[-1]:,}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--heavy-events", type=int, default=2000,
+                        help="events of the heavy user, all in one day (default 2000)")
     parser.add_argument("--bare-us", type=float, default=72.0,
                         help="the bare Faust agent's cost per event, µs (default 72)")
     args = parser.parse_args(argv)
-    if args.events < 1 or args.repeat < 1 or args.bare_us <= 0:
-        parser.error("need --events >= 1, --repeat >= 1 and --bare-us > 0")
+    if args.events < 1 or args.repeat < 1 or args.bare_us <= 0 or args.heavy_events < 1:
+        parser.error("need --events >= 1, --repeat >= 1, --heavy-events >= 1, --bare-us > 0")
     users = max(50, args.events // 100)
     events = list(itertools.islice(synthetic_events(users=users, days=120), args.events))
     values = [orjson.dumps(e) for e in events]
@@ -144,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<10} {us:9.1f} {added:16.1f} {bound:16.2f}")
     print(f"bound = bare / (bare + added), bare = {args.bare_us:g} µs/event; the 0.8 target "
           f"leaves {args.bare_us / 0.8 - args.bare_us:.1f} µs for everything the worker adds")
+    print_state_bytes("typical", state_bytes(values, bundle, config))
+    print_state_bytes("heavy", state_bytes(heavy_user_values(args.heavy_events), bundle, config))
     return 0
 
 

@@ -7,6 +7,7 @@ rejections to the dead-letter topic with the machine-readable ``reason`` returne
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,24 @@ EVENT_TYPES = frozenset(
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_ID_CHARS = 256
+MAX_CATEGORY_CHARS = 256
 MAX_QUERY_CHARS = 1024
 MAX_TEXT_CHARS = 10_000
+# Money and counts: beyond these a value is a bug or an attack, not a sale. One event moves
+# revenue by at most MAX_PRICE * MAX_QUANTITY = 1e11, so revenue stays finite (and exact to
+# the cent in a float up to ~9e13, i.e. ~900 such events).
+MAX_PRICE = 1e7
+MAX_QUANTITY = 10_000
+# Control characters: Unicode category Cc (C0 incl. NUL, DEL, C1) and lone surrogates (Cs)
+# are refused in every field that reaches a key, a header or a column (ids, category); free
+# text (``query``, ``text``) loses them instead, keeping tab, newline and carriage return.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_FREE_TEXT = frozenset({"query", "text"})
+# Keys of internal records kept in user-keyed tables start with this character; no valid
+# user id contains it (it is a control character), so the two key spaces never meet.
+RESERVED_KEY_PREFIX = "\x00"
 # Event times outside [MIN_TS, now + MAX_FUTURE_SKEW_S] are absurd.
 MIN_TS = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 MAX_FUTURE_SKEW_S = 86_400.0
@@ -40,7 +57,7 @@ _LIMITS = {
     "event_id": MAX_ID_CHARS,
     "user_id": MAX_ID_CHARS,
     "item_id": MAX_ID_CHARS,
-    "category": MAX_ID_CHARS,
+    "category": MAX_CATEGORY_CHARS,
     "session_id": MAX_ID_CHARS,
     "query": MAX_QUERY_CHARS,
     "text": MAX_TEXT_CHARS,
@@ -139,22 +156,40 @@ def _text(raw: dict[str, Any], field: str, *, required: bool = False) -> str | N
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _Reject(f"bad_type:{field}", type(value).__name__)
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        raise _Reject(f"oversized:{field}", "integer beyond 64 bits")
     text = str(value)
-    if required and not text.strip():
-        raise _Reject(f"empty_field:{field}")
     if len(text) > _LIMITS[field]:
         raise _Reject(f"oversized:{field}", f"{len(text)} > {_LIMITS[field]} chars")
+    if not text.isprintable():  # fast path: every Cc and Cs character is non-printable
+        if field in _FREE_TEXT:
+            text = _TEXT_CONTROL.sub("", text)
+        else:
+            _refuse_controls(text, field)
+    if required and not text.strip():
+        raise _Reject(f"empty_field:{field}")
     return text
 
 
-def _number(raw: dict[str, Any], field: str) -> float | None:
+def _refuse_controls(text: str, field: str) -> None:
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        raise _Reject(f"control_char:{field}", f"U+{ord(bad.group()):04X} at {bad.start()}")
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise _Reject(f"lone_surrogate:{field}", f"U+{ord(bad.group()):04X} at {bad.start()}")
+
+
+def _number(raw: dict[str, Any], field: str, maximum: float | None = None) -> float | None:
     value = raw.get(field)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _Reject(f"bad_type:{field}", repr(value)[:64])
     if value < 0:
-        raise _Reject(f"negative:{field}", repr(value))
+        raise _Reject(f"negative:{field}", repr(value)[:64])
+    if maximum is not None and value > maximum:
+        raise _Reject(f"too_large:{field}", f"{repr(value)[:64]} > {maximum:g}")
     return float(value)
 
 
@@ -176,8 +211,8 @@ def _validate(raw: Any, now: float | None, skew: float) -> Event:
         ts = parse_ts(raw["ts"], now=now, max_future_skew_s=skew)
     except ValueError as exc:
         raise _Reject(str(exc), repr(raw["ts"])[:64]) from None
-    price = _number(raw, "price")
-    quantity = _number(raw, "quantity")
+    price = _number(raw, "price", MAX_PRICE)
+    quantity = _number(raw, "quantity", MAX_QUANTITY)
     if quantity is not None and quantity != int(quantity):
         raise _Reject("bad_type:quantity", repr(raw["quantity"]))
     rating = _number(raw, "rating")
@@ -220,6 +255,11 @@ def parse_event(
     'not_json'
     >>> parse_event({"event_id": "e2", "user_id": "u1", "type": "wave", "ts": 1.7e9}).type
     'other'
+    >>> parse_event({"event_id": "e3", "user_id": "\\x00u1", "type": "view", "ts": 1.7e9})
+    Rejection(reason='control_char:user_id', detail='U+0000 at 0')
+    >>> parse_event({"event_id": "e4", "user_id": "u1", "type": "purchase", "ts": 1.7e9,
+    ...              "price": 2e7}).reason
+    'too_large:price'
     """
     if isinstance(data, (bytes, bytearray, memoryview, str)):
         if len(data) > MAX_MESSAGE_BYTES:

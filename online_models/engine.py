@@ -64,7 +64,11 @@ class EngineConfig:
 
 @dataclass(slots=True)
 class Emits:
-    """What one step produced; ``due`` is when the user must be looked at again (or None)."""
+    """What one step produced; ``due`` is when the user must be looked at again (or None).
+
+    ``evicted``: remembered event ids the dedupe cap pushed out while still inside the window
+    (copies of those would count again; see ``ProfileConfig.dedup_max_ids``).
+    """
 
     applied: bool = True
     training: list[dict[str, Any]] = field(default_factory=list)
@@ -72,6 +76,7 @@ class Emits:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     due: float | None = None
+    evicted: int = 0
 
 
 def _categories(state: UserState, at: float, models: ModelBundle,
@@ -161,10 +166,11 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
     ...          models=m, config=cfg).applied  # a duplicate
     False
     """
+    evicted = state.seen_evicted
     if not apply_event(state, event, config.profile, offset=offset):
         return Emits(applied=False)
     at = max(event.ts, state.last_seen or event.ts)
-    out = Emits()
+    out = Emits(evicted=state.seen_evicted - evicted)
     if event.type == "purchase":
         _resolve(state, event.ts, at, config, out)
         outcome = record_outcome(state, purchase_at=event.ts, amount=event.amount,

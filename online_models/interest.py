@@ -22,8 +22,33 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable
+from hashlib import blake2b
 
 Vector = dict[str, float]
+# Labels reach segment columns of 128 characters (streams/storage/schema.py) and the
+# segment-changes topic; a longer label is cut deterministically (see fit_label).
+MAX_LABEL_CHARS = 128
+
+
+def fit_label(label: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """``label`` itself when it fits ``limit`` characters, else a deterministic cut of it.
+
+    The cut keeps the head and ends with ``~`` and 8 hex digits of the full label's BLAKE2b
+    digest, so two long labels that share their head stay distinct. ``ValueError`` for a
+    ``limit`` below 16.
+
+    >>> fit_label("shoes+bags")
+    'shoes+bags'
+    >>> cut = fit_label("a" * 200 + "+" + "b" * 200)
+    >>> len(cut), cut[:3], cut[-9] == "~", cut == fit_label("a" * 200 + "+" + "b" * 200)
+    (128, 'aaa', True, True)
+    """
+    if limit < 16:
+        raise ValueError(f"limit must be >= 16, got {limit}")
+    if len(label) <= limit:
+        return label
+    digest = blake2b(label.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    return f"{label[:limit - 9]}~{digest}"
 
 
 def normalize(affinity: dict[str, float]) -> Vector:
@@ -328,6 +353,8 @@ class InterestModel:
     def label(self, cluster: int, top: int = 2) -> str:
         """A readable name from the ``top`` heaviest categories of a cluster's centre.
 
+        At most ``MAX_LABEL_CHARS`` characters (longer ones are cut by :func:`fit_label`).
+
         ``ValueError`` if ``cluster`` is not a cluster of the model.
 
         Examples
@@ -343,7 +370,7 @@ class InterestModel:
         label = self._labels.get((cluster, top))
         if label is None:
             ranked = sorted(self.centres[cluster].items(), key=lambda kv: (-kv[1], kv[0]))
-            label = "+".join(cat for cat, _ in ranked[:top]) or f"cluster-{cluster}"
+            label = fit_label("+".join(cat for cat, _ in ranked[:top]) or f"cluster-{cluster}")
             self._labels[(cluster, top)] = label
         return label
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import math
-import struct
 import zlib
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import orjson
 
 from online_models.contract import Event
+from online_models.dedupe import MAX_WINDOW_MINUTES, id_key, is_duplicate, minute, remember
 
 DAY = 86_400.0
 
@@ -41,22 +41,41 @@ class ProfileConfig:
         Half-life of category affinities in event time (``LIFELINE_AFFINITY_HALF_LIFE_DAYS``).
     session_gap_minutes
         Inactivity that ends a session when events carry no ``session_id``.
-    dedup_window
-        How many recent event ids per user are remembered to drop duplicates.
+    dedup_hours
+        An ``event_id`` applied for the user within this many hours of the user's event-time
+        clock is a duplicate, however many events came in between (``LIFELINE_DEDUP_HOURS``;
+        kept to the minute, at most 720; see online_models/dedupe.py).
+    dedup_max_ids
+        Ids remembered per user at most (``LIFELINE_DEDUP_MAX_IDS``): 10 bytes each in the
+        state. Past it the oldest go first; those still inside the window are counted in
+        ``UserState.seen_evicted``. 5,000 covers a user with 2,000 events a day twice over.
     max_categories
         Affinities kept per user (the weakest are dropped).
     """
 
     half_life_days: float = 30.0
     session_gap_minutes: float = 30.0
-    dedup_window: int = 32
+    dedup_hours: float = 24.0
+    dedup_max_ids: int = 5000
     max_categories: int = 12
 
     def __post_init__(self) -> None:
         if self.half_life_days <= 0 or self.session_gap_minutes <= 0:
             raise ValueError("half_life_days and session_gap_minutes must be > 0")
-        if self.dedup_window < 1 or self.max_categories < 1:
-            raise ValueError("dedup_window and max_categories must be >= 1")
+        if not 0 < self.dedup_hours * 60 <= MAX_WINDOW_MINUTES:
+            raise ValueError(f"dedup_hours must be in (0, {MAX_WINDOW_MINUTES // 60}], "
+                             f"got {self.dedup_hours}")
+        if self.dedup_max_ids < 1 or self.max_categories < 1:
+            raise ValueError("dedup_max_ids and max_categories must be >= 1")
+
+    @property
+    def dedup_minutes(self) -> int:
+        """The dedupe window in whole minutes (rounded up).
+
+        >>> ProfileConfig(dedup_hours=0.51).dedup_minutes
+        31
+        """
+        return math.ceil(self.dedup_hours * 60)
 
 
 @dataclass(slots=True)
@@ -82,7 +101,8 @@ class UserState:
     cart_abandons: int = 0
     affinity: dict[str, float] = field(default_factory=dict)
     affinity_ts: float = 0.0
-    recent: list[int] = field(default_factory=list)  # crc32 of recent event ids
+    seen: bytes = b""  # event ids applied within the dedupe window (online_models/dedupe.py)
+    seen_evicted: int = 0  # ids the cap evicted while still inside the window
     offset: int = -1  # source offset of the last applied event (replay idempotence)
     sentiment: float | None = None
     reviews: int = 0
@@ -111,15 +131,14 @@ class UserState:
         return orjson.dumps(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        """A compact JSON-ready dict (defaults omitted, recent ids packed).
+        """A compact JSON-ready dict (defaults omitted, remembered ids as base64).
 
         >>> UserState(events=2).to_dict()
         {'events': 2}
         """
         out = {f: v for f, d in _DEFAULT_ITEMS if (v := getattr(self, f)) != d}
-        if self.recent:
-            packed = struct.pack(f"<{len(self.recent)}I", *self.recent)
-            out["recent"] = base64.b64encode(packed).decode()
+        if self.seen:
+            out["seen"] = base64.b64encode(self.seen).decode()
         return out
 
     @classmethod
@@ -144,9 +163,8 @@ class UserState:
         # that is still queued for the changelog.
         raw: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v
                                for k, v in data.items() if k in _DEFAULTS}
-        if "recent" in raw:
-            packed = base64.b64decode(raw["recent"])
-            raw["recent"] = list(struct.unpack(f"<{len(packed) // 4}I", packed))
+        if "seen" in raw:
+            raw["seen"] = base64.b64decode(raw["seen"])
         return cls(**raw)
 
 
@@ -228,8 +246,9 @@ def apply_event(
 ) -> bool:
     """Apply one valid event to ``state`` in place; False (and no change) for a duplicate.
 
-    A duplicate is an ``event_id`` among the user's recent ones, or a source ``offset`` at or
-    below the last applied one (a re-delivery after a crash: users are keyed to one partition).
+    A duplicate is an ``event_id`` applied for the user within ``config.dedup_hours`` of the
+    user's event-time clock (see online_models/dedupe.py), or a source ``offset`` at or below
+    the last applied one (a re-delivery after a crash: users are keyed to one partition).
     Late events (older than the user's last event) update counts and money but never move
     ``last_seen`` or the session backwards.
 
@@ -248,12 +267,15 @@ def apply_event(
         if offset <= state.offset:
             return False
         state.offset = offset
-    key = zlib.crc32(event.event_id.encode())
-    if key in state.recent:
+    key = id_key(event.event_id)
+    clock = minute(event.ts if state.last_seen is None else max(state.last_seen, event.ts))
+    window = config.dedup_minutes
+    if state.seen and key in state.seen and is_duplicate(state.seen, key, clock,
+                                                         window_minutes=window):
         return False
-    state.recent.append(key)
-    if len(state.recent) > config.dedup_window:
-        del state.recent[: len(state.recent) - config.dedup_window]
+    state.seen, evicted = remember(state.seen, key, clock, window_minutes=window,
+                                   cap=config.dedup_max_ids)
+    state.seen_evicted += evicted
 
     state.events += 1
     state.counts[event.type] = state.counts.get(event.type, 0) + 1

@@ -114,13 +114,17 @@ def redact_url(url: str) -> str:
 
 
 def _engine(env: Mapping[str, str]) -> EngineConfig:
+    if _get(env, "DEDUP_WINDOW", ""):
+        raise ValueError(f"{PREFIX}DEDUP_WINDOW is gone: duplicates are dropped within "
+                         f"{PREFIX}DEDUP_HOURS of event time (cap: {PREFIX}DEDUP_MAX_IDS)")
     horizon = _float(env, "CHURN_HORIZON_DAYS", 90.0, minimum=1.0)
     enter = _float(env, "ALERT_THRESHOLD", 0.7, minimum=0.0, maximum=1.0)
     return EngineConfig(
         profile=ProfileConfig(
             half_life_days=_float(env, "AFFINITY_HALF_LIFE_DAYS", 30.0, minimum=0.001),
             session_gap_minutes=_float(env, "SESSION_GAP_MINUTES", 30.0, minimum=0.001),
-            dedup_window=_int(env, "DEDUP_WINDOW", 32, minimum=1),
+            dedup_hours=_float(env, "DEDUP_HOURS", 24.0, minimum=0.017, maximum=720.0),
+            dedup_max_ids=_int(env, "DEDUP_MAX_IDS", 5000, minimum=1),
         ),
         horizon_days=horizon,
         rescore_days=_float(env, "RESCORE_DAYS", 7.0, minimum=0.001),
@@ -178,7 +182,8 @@ class Settings:
     # LIFELINE_RETENTION_DAYS: per-topic retention overrides (see streams/topics.py)
     retention_days: dict[str, float] = field(default_factory=dict)
     engine: EngineConfig = field(default_factory=EngineConfig)
-    # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW,
+    # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_HOURS,
+    # LIFELINE_DEDUP_MAX_IDS,
     # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
     # LIFELINE_ALERT_EXIT_THRESHOLD, LIFELINE_ALERT_COOLDOWN_DAYS, LIFELINE_ALERT_MIN_VALUE,
     # LIFELINE_CONTROL_SHARE, LIFELINE_ATTRIBUTION_DAYS, LIFELINE_OFFER_EXPIRY_DAYS,

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from online_models.contract import RESERVED_KEY_PREFIX
 from streams.kafka_clients import KafkaSecurity
 from streams.runtime.faust_private import add_gap, committed_offset
 from streams.runtime.offsets import stop_quietly
@@ -40,11 +41,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MARK_PREFIX = "\x00lifeline-next-offset:"
+# Marks share the profile table with users; the contract refuses every user id that holds
+# a control character, so no user id starts with RESERVED_KEY_PREFIX ("\x00").
+MARK_PREFIX = f"{RESERVED_KEY_PREFIX}lifeline-next-offset:"
 
 
 def mark_key(partition: int) -> str:
-    """The table key of a partition's mark (never a valid-looking user id).
+    """The table key of a partition's mark (no valid user id can be one: see the contract).
 
     >>> mark_key(3)
     '\\x00lifeline-next-offset:3'

@@ -83,7 +83,7 @@ class WorkerState:
         self.now, self.max_future_skew_s = now, max_future_skew_s
         self.partitions: dict[int, PartitionState] = {}
         self.stats = {"valid": 0, "duplicate": 0, "dead_letters": 0, "rekeyed": 0, "ticks": 0,
-                      "refetched": 0}
+                      "refetched": 0, "dedupe_evicted": 0}
         self.assignment = 0  # assignments seen (bumped by every rebalance)
         self._ready = -1  # the assignment the partitions were last rebuilt for
 

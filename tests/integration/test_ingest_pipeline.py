@@ -56,6 +56,15 @@ MALFORMED: list[tuple[bytes, str]] = [
                    "ts": 1772359200, "text": "x" * 20_000}), "oversized:text"),
     (b'{"event_id":"m8","user_id":"it-user-0","type":"purchase","ts":1772359200,"price":"9"}',
      "bad_type:price"),
+    # NUL would stop the PostgreSQL sink; an internal key must never become a user.
+    (b'{"event_id":"m9","user_id":"it-\\u0000user","type":"view","ts":1772359200}',
+     "control_char:user_id"),
+    (b'{"event_id":"m10","user_id":"\\u0000lifeline-next-offset:0","type":"view",'
+     b'"ts":1772359200}', "control_char:user_id"),
+    (b'{"event_id":"m11","user_id":"it-user-0","type":"view","ts":1772359200,'
+     b'"category":"shoes\\u0085"}', "control_char:category"),
+    (b'{"event_id":"m12","user_id":"it-user-0","type":"purchase","ts":1772359200,'
+     b'"price":1e9}', "too_large:price"),
 ]
 
 

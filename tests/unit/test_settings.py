@@ -24,7 +24,10 @@ def test_settings__reads_every_documented_variable() -> None:
         "LIFELINE_TOPIC_PREFIX": "staging-",
         "LIFELINE_AFFINITY_HALF_LIFE_DAYS": "7",
         "LIFELINE_LIVE_TICK_SECONDS": "15",
+        "LIFELINE_DEDUP_HOURS": "48",
+        "LIFELINE_DEDUP_MAX_IDS": "20000",
     })
+    assert (s.profile.dedup_hours, s.profile.dedup_max_ids) == (48.0, 20_000)
     assert s.bootstrap == "k1:9092,k2:9092"
     assert (s.partitions, s.store, s.profile.half_life_days) == (12, "rocksdb://", 7.0)
     assert s.topic("user-events") == "staging-user-events"
@@ -40,6 +43,9 @@ def test_settings__reads_every_documented_variable() -> None:
     ("LIFELINE_DATABASE_URL", "lifeline.db", "LIFELINE_DATABASE_URL must be an SQLAlchemy URL"),
     ("LIFELINE_SINK_INTERVAL", "-1", "LIFELINE_SINK_INTERVAL must be in"),
     ("LIFELINE_LIVE_TICK_SECONDS", "-5", "LIFELINE_LIVE_TICK_SECONDS must be in"),
+    ("LIFELINE_DEDUP_HOURS", "1000", "LIFELINE_DEDUP_HOURS must be in"),
+    ("LIFELINE_DEDUP_MAX_IDS", "0", "LIFELINE_DEDUP_MAX_IDS must be >= 1"),
+    ("LIFELINE_DEDUP_WINDOW", "32", "LIFELINE_DEDUP_WINDOW is gone"),
 ])
 def test_settings__bad_value_names_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
