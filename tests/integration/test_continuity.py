@@ -22,12 +22,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from streams.data.datasets import synthetic_events
 from streams.runtime.continuity import read_range
 from streams.runtime.offsets import log_ends, stop_quietly
-from tests.integration.conftest import Worker
-from tests.integration.test_ingest_pipeline import (
-    expected_totals,
-    publish,
-    wait_for_exact_totals,
-)
+from tests.integration.helpers import Worker, expected_totals, publish, wait_for_exact_totals
 
 pytestmark = pytest.mark.integration
 

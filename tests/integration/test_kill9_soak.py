@@ -19,11 +19,12 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.data.datasets import synthetic_events
-from tests.integration.conftest import recovery_report, wait_for
-from tests.integration.test_ingest_pipeline import (
-    db_totals,
+from tests.integration.helpers import (
+    applied_events,
     expected_totals,
     publish,
+    recovery_report,
+    wait_for,
     wait_for_exact_totals,
 )
 
@@ -54,7 +55,7 @@ def test_kill9_soak__exact_totals_after_repeated_kills(lifeline: dict[str, Any])
     log = lifeline["logs"] / "soak.txt"
 
     def applied() -> int:
-        return sum(v[0] for v in db_totals(settings.database_url).values())
+        return applied_events(settings.database_url)
 
     for cycle in range(CYCLES):
         worker = lifeline["worker"]()
