@@ -110,6 +110,8 @@ def test_continuity__events_behind_a_skipped_commit_are_applied(
                               context="the second batch was not applied")
     finally:
         second.stop()
+    # Not a synchronisation point (the totals above are): the worker's report of the jump is
+    # itself the behaviour under test, proof that the totals came through the gap filler.
     log = second.log.read_text(errors="replace")
     assert "the stream jumped from" in log, "the gap filler did not run"
     producer.close()
