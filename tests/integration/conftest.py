@@ -62,7 +62,7 @@ def lifeline(broker: str, database: str, tmp_path: Path,
     """Settings for one test: fresh topic prefix, consumer group and data dir; topics created.
 
     Yields ``{"settings": Settings, "env": dict, "worker": () -> Worker, "logs": Path}``;
-    workers are stopped at teardown. ``@pytest.mark.lifeline_env(LIFELINE_X="...")``
+    workers are killed at teardown. ``@pytest.mark.lifeline_env(LIFELINE_X="...")``
     overrides variables.
     """
     from streams.cli.admin import create_topics
@@ -97,5 +97,7 @@ def lifeline(broker: str, database: str, tmp_path: Path,
     try:
         yield {"settings": settings, "env": env, "worker": worker, "logs": tmp_path}
     finally:
+        # The test is over: no graceful stop (a worker drains its streams first, ~20 s when
+        # the trainer holds a batch), its group, topics and database are never used again.
         for w in workers:
-            w.stop()
+            w.kill9()
