@@ -1,7 +1,8 @@
 """Opt-in soak: several kill -9 / restart cycles while a live stream flows, then exact totals.
 
-Skipped unless ``LIFELINE_SOAK_CYCLES`` is set (each cycle costs ~40 s of consumer-group
-settling on the test broker); ``LIFELINE_SOAK_SEED`` picks the synthetic stream. Run:
+Skipped unless ``LIFELINE_SOAK_CYCLES`` is set (each restart waits for the killed member's
+session to time out: ``LIFELINE_SESSION_TIMEOUT_S``, 8 s in these tests);
+``LIFELINE_SOAK_SEED`` picks the synthetic stream. Run:
 ``LIFELINE_SOAK_CYCLES=4 .venv/bin/python -m pytest -q tests/integration/test_kill9_soak.py``.
 """
 
