@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     String,
     Text,
@@ -30,6 +31,7 @@ class UserProfile(Base):
     """The current profile of one user, upserted by the sink (latest state wins)."""
 
     __tablename__ = "user_profiles"
+    __table_args__ = (Index("ix_user_profiles_last_seen", "last_seen"),)
 
     user_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -37,16 +39,16 @@ class UserProfile(Base):
     events: Mapped[int] = mapped_column(Integer)
     purchases: Mapped[int] = mapped_column(Integer)
     revenue: Mapped[float] = mapped_column(Float)
-    sessions: Mapped[int] = mapped_column(Integer, default=0)
-    cart_adds: Mapped[int] = mapped_column(Integer, default=0)
-    cart_abandons: Mapped[int] = mapped_column(Integer, default=0)
+    sessions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cart_adds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cart_abandons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_purchase: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     top_categories: Mapped[list[str] | None] = mapped_column(JSON)
     churn_risk: Mapped[float | None] = mapped_column(Float)
     lifecycle: Mapped[str | None] = mapped_column(String(32))
     value_segment: Mapped[str | None] = mapped_column(String(32))
     interest_segment: Mapped[str | None] = mapped_column(String(128))
-    source_offset: Mapped[int] = mapped_column(BigInteger, default=-1)
+    source_offset: Mapped[int] = mapped_column(BigInteger, default=-1, server_default="-1")
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -56,6 +58,7 @@ class SegmentMembership(Base):
     """The segment each user is in now, per dimension (lifecycle, value, interest)."""
 
     __tablename__ = "segment_memberships"
+    __table_args__ = (Index("ix_segment_memberships_segment", "dimension", "segment"),)
 
     user_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)

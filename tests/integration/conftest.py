@@ -1,14 +1,13 @@
-"""Real-broker fixtures: one Tansu per session; fresh topics, group and database per test."""
+"""Real-broker fixtures: one Tansu per session; fresh topics, group and database per test.
+
+Helpers the tests share live in tests/integration/helpers.py; this module holds fixtures only.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,7 @@ import psycopg2
 import pytest
 
 from streams.local.broker import free_port, start_tansu
-
-ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN = os.environ.get("LIFELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.5,
-             what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+from tests.integration.helpers import PG_ADMIN, ROOT, SESSION_TIMEOUT_S, Worker
 
 
 @pytest.fixture(scope="session")
@@ -49,52 +33,27 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture()
-def database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database; dropped afterwards."""
-    from streams.cli.admin import migrate
-
+def empty_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (SQLAlchemy URL); dropped afterwards."""
     name = f"lifeline_it_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(PG_ADMIN)
     admin.autocommit = True
     try:
         admin.cursor().execute(f'CREATE DATABASE "{name}"')
         url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
-        url = f"{url}/{name}"
-        migrate(url)
-        yield url
+        yield f"{url}/{name}"
     finally:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 
-class Worker:
-    """A real ``python -m streams worker`` subprocess that can be killed with -9."""
+@pytest.fixture()
+def database(empty_database: str) -> str:
+    """A fresh PostgreSQL database migrated to head; dropped afterwards."""
+    from streams.cli.admin import migrate
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Worker:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams", "worker", "-l", "info", "--without-web"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill9()
+    migrate(empty_database)
+    return empty_database
 
 
 @pytest.fixture()
@@ -102,8 +61,9 @@ def lifeline(broker: str, database: str, tmp_path: Path,
              request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Settings for one test: fresh topic prefix, consumer group and data dir; topics created.
 
-    Yields ``{"settings": Settings, "env": dict, "worker": () -> Worker}``; workers are stopped
-    at teardown. ``@pytest.mark.lifeline_env(LIFELINE_X="...")`` overrides variables.
+    Yields ``{"settings": Settings, "env": dict, "worker": () -> Worker, "logs": Path}``;
+    workers are killed at teardown. ``@pytest.mark.lifeline_env(LIFELINE_X="...")``
+    overrides variables.
     """
     from streams.cli.admin import create_topics
     from streams.settings import Settings
@@ -119,6 +79,7 @@ def lifeline(broker: str, database: str, tmp_path: Path,
         "LIFELINE_PARTITIONS": "2",
         "LIFELINE_STORE": "memory://",
         "LIFELINE_SINK_INTERVAL": "0.2",
+        "LIFELINE_SESSION_TIMEOUT_S": SESSION_TIMEOUT_S,
         "PYTHONPATH": str(ROOT),
     }
     marker = request.node.get_closest_marker("lifeline_env")
@@ -136,71 +97,7 @@ def lifeline(broker: str, database: str, tmp_path: Path,
     try:
         yield {"settings": settings, "env": env, "worker": worker, "logs": tmp_path}
     finally:
+        # The test is over: no graceful stop (a worker drains its streams first, ~20 s when
+        # the trainer holds a batch), its group, topics and database are never used again.
         for w in workers:
-            w.stop()
-
-
-def read_topic(bootstrap: str, topic: str, *, at_least: int = 0,
-               wait: float = 10.0) -> list[tuple[bytes | None, bytes]]:
-    """Every ``(key, value)`` in ``topic`` from the beginning (waits for ``at_least``)."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=2000, group_id=None)
-    out: list[tuple[bytes | None, bytes]] = []
-    deadline = time.monotonic() + wait
-    try:
-        while True:
-            out.extend((m.key, m.value) for m in consumer)
-            if len(out) >= at_least or time.monotonic() > deadline:
-                return out
-    finally:
-        consumer.close()
-
-
-def recovery_report(settings: Any, *, partitions: int) -> str:
-    """What a restarted worker will start from: committed offsets against the changelog.
-
-    Lists users with a valid, first-seen event below their partition's committed offset that
-    their newest changelog state does not include (``offset`` in the state is the last one
-    applied): such events are never processed again. Printed when a kill -9 test fails.
-    """
-    import orjson
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-
-    from online_models.contract import Rejection, parse_event
-
-    def read(topic: str) -> list[Any]:
-        consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
-                                 enable_auto_commit=False, consumer_timeout_ms=3000)
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        try:
-            return list(consumer)
-        finally:
-            consumer.close()
-
-    source = settings.topic("user-events")
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    try:
-        offsets = admin.list_group_offsets(settings.app_id)
-    finally:
-        admin.close()
-    by_tp = offsets.get(settings.app_id, offsets)
-    committed = {tp.partition: meta.offset for tp, meta in by_tp.items() if tp.topic == source}
-    states = {orjson.loads(m.key): orjson.loads(m.value) if m.value else None
-              for m in read(f"{settings.app_id}-profiles_for_user-changelog")}
-    seen: set[tuple[str, str]] = set()
-    missing: dict[str, list[int]] = {}
-    for m in read(source):
-        event = parse_event(m.value, now=time.time())
-        if isinstance(event, Rejection) or (event.user_id, event.event_id) in seen:
-            continue
-        seen.add((event.user_id, event.event_id))
-        state = states.get(event.user_id) or {}
-        if state.get("offset", -1) < m.offset < committed.get(m.partition, 0):
-            missing.setdefault(event.user_id, []).append(m.offset)
-    return (f"committed {committed}; {len(states)} users in the changelog; "
-            f"{len(missing)} users with committed events their state lacks: "
-            f"{sorted(missing.items())[:3]}")
+            w.kill9()

@@ -18,11 +18,12 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from tests.integration.conftest import recovery_report, wait_for
-from tests.integration.test_ingest_pipeline import (
+from tests.integration.helpers import (
     db_totals,
     expected_totals,
     publish,
+    recovery_report,
+    wait_for,
     wait_for_exact_totals,
 )
 

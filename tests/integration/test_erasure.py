@@ -21,8 +21,7 @@ from kafka import KafkaProducer
 from streams.privacy.erasure import ERASED_PREFIX, erased_key
 from streams.storage.erasure import count_user_rows
 from streams.storage.schema import make_engine
-from tests.integration.conftest import ROOT, read_topic, wait_for
-from tests.integration.test_ingest_pipeline import publish
+from tests.integration.helpers import ROOT, publish, read_topic, wait_for
 
 pytestmark = [
     pytest.mark.integration,

@@ -15,8 +15,7 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.local.broker import free_port, wait_port
-from tests.integration.conftest import ROOT, wait_for
-from tests.integration.test_ingest_pipeline import publish
+from tests.integration.helpers import ROOT, publish, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import defaultdict
 from typing import Any
 
 import orjson
 import pytest
-import sqlalchemy as sa
 from kafka import KafkaProducer
 
 from streams.data.datasets import synthetic_events
-from tests.integration.conftest import read_topic, recovery_report, wait_for
+from tests.integration.helpers import (
+    db_totals,
+    expected_totals,
+    publish,
+    read_topic,
+    recovery_report,
+    wait_for,
+    wait_for_exact_totals,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -66,56 +72,6 @@ MALFORMED: list[tuple[bytes, str]] = [
     (b'{"event_id":"m12","user_id":"it-user-0","type":"purchase","ts":1772359200,'
      b'"price":1e9}', "too_large:price"),
 ]
-
-
-def expected_totals(events: list[dict[str, Any]]) -> dict[str, tuple[int, int, float]]:
-    """Per user: distinct events, purchases, revenue (purchases minus refunds)."""
-    seen: set[tuple[str, str]] = set()
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for e in events:
-        if (e["user_id"], e["event_id"]) in seen:
-            continue
-        seen.add((e["user_id"], e["event_id"]))
-        t = totals[e["user_id"]]
-        t[0] += 1
-        amount = (e.get("price") or 0.0) * (e.get("quantity") or 1)
-        if e["type"] == "purchase":
-            t[1] += 1
-            t[2] += amount
-        elif e["type"] == "refund":
-            t[2] -= amount
-    return {u: (int(t[0]), int(t[1]), round(t[2], 2)) for u, t in totals.items()}
-
-
-def db_totals(url: str) -> dict[str, tuple[int, int, float]]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT user_id, events, purchases, revenue FROM user_profiles")).all()
-    finally:
-        engine.dispose()
-    return {r[0]: (r[1], r[2], round(r[3], 2)) for r in rows}
-
-
-def wait_for_exact_totals(url: str, want: dict[str, tuple[int, int, float]], *,
-                          timeout: float, context: str = "") -> None:
-    """Wait until ``user_profiles`` holds exactly ``want``; else fail naming the users off."""
-    try:
-        wait_for(lambda: db_totals(url) == want, timeout=timeout, what="exact totals")
-    except BaseException:
-        got = db_totals(url)
-        wrong = {u: (got.get(u), w) for u, w in want.items() if got.get(u) != w}
-        raise AssertionError(f"{len(wrong)} users differ (got, want): "
-                             f"{list(wrong.items())[:5]}\n{context}") from None
-
-
-def publish(producer: KafkaProducer, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
-    """Send and wait until the broker has every message (a send error fails the test)."""
-    sent = [producer.send(topic, key=key, value=value) for key, value in items]
-    producer.flush()
-    for future in sent:
-        future.get(timeout=60)
 
 
 def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict[str, Any]) -> None:

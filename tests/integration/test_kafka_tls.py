@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from streams.local.broker import free_port, tansu_binary, wait_port
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.helpers import ROOT, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,8 @@
 """Opt-in soak: several kill -9 / restart cycles while a live stream flows, then exact totals.
 
-Skipped unless ``LIFELINE_SOAK_CYCLES`` is set (each cycle costs ~40 s of consumer-group
-settling on the test broker); ``LIFELINE_SOAK_SEED`` picks the synthetic stream. Run:
+Skipped unless ``LIFELINE_SOAK_CYCLES`` is set (each restart waits for the killed member's
+session to time out: ``LIFELINE_SESSION_TIMEOUT_S``, 8 s in these tests);
+``LIFELINE_SOAK_SEED`` picks the synthetic stream. Run:
 ``LIFELINE_SOAK_CYCLES=4 .venv/bin/python -m pytest -q tests/integration/test_kill9_soak.py``.
 """
 
@@ -19,11 +20,12 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.data.datasets import synthetic_events
-from tests.integration.conftest import recovery_report, wait_for
-from tests.integration.test_ingest_pipeline import (
-    db_totals,
+from tests.integration.helpers import (
+    applied_events,
     expected_totals,
     publish,
+    recovery_report,
+    wait_for,
     wait_for_exact_totals,
 )
 
@@ -54,7 +56,7 @@ def test_kill9_soak__exact_totals_after_repeated_kills(lifeline: dict[str, Any])
     log = lifeline["logs"] / "soak.txt"
 
     def applied() -> int:
-        return sum(v[0] for v in db_totals(settings.database_url).values())
+        return applied_events(settings.database_url)
 
     for cycle in range(CYCLES):
         worker = lifeline["worker"]()

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 import pytest
-import sqlalchemy as sa
 from kafka import KafkaProducer
 
 from online_models.alerts import in_control_group
@@ -25,8 +24,14 @@ from online_models.contract import Event
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from streams.cli.admin import publish_ticks
 from streams.cli.report import report_text
-from tests.integration.conftest import read_topic, recovery_report, wait_for
-from tests.integration.test_ingest_pipeline import publish
+from tests.integration.helpers import (
+    applied_events,
+    publish,
+    read_topic,
+    recovery_report,
+    rows,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -65,15 +70,6 @@ def ev(event_id: str, user: str, kind: str, day: float, **fields: Any) -> dict[s
 def pick(prefix: str, control: bool) -> str:
     return next(u for i in itertools.count() if in_control_group(u := f"{prefix}{i}", 0.5)
                 == control)
-
-
-def rows(url: str, sql: str) -> list[Any]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql)).all())
-    finally:
-        engine.dispose()
 
 
 def test_lifecycle__silence_alerts_once_control_held_back_and_journey_segments(
@@ -172,22 +168,26 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
     events += [ev(f"clock-{d}", "clock", "view", d + 0.9) for d in range(60)]
     events.sort(key=lambda e: e["ts"])
 
-    def feed() -> None:  # a live stream: 300 events every 0.1 s
-        for i in range(0, len(events), 300):
-            publish(producer, settings.topic("user-events"),
-                    [(e["user_id"].encode(), orjson.dumps(e)) for e in events[i:i + 300]])
+    def send(batch: list[dict[str, Any]]) -> None:
+        publish(producer, settings.topic("user-events"),
+                [(e["user_id"].encode(), orjson.dumps(e)) for e in batch])
+
+    def feed(start: int) -> None:  # a live stream: 300 events every 0.1 s
+        for i in range(start, len(events), 300):
+            send(events[i:i + 300])
             time.sleep(0.1)
 
     url = settings.database_url
     first = lifeline["worker"]()
-    wait_for(lambda: "Worker]: Ready" in first.log.read_text(errors="replace"), timeout=120,
-             what="the first worker to join")
-    feeder = threading.Thread(target=feed)
+    # The stream goes live once the worker applies its first events (seen in the database).
+    send(events[:300])
+    wait_for(lambda: applied_events(url) > 0, timeout=120, what="the first worker to join")
+    feeder = threading.Thread(target=feed, args=(300,))
     feeder.start()
-    wait_for(lambda: (rows(url, "SELECT coalesce(sum(events), 0) FROM user_profiles")[0][0]
-                      > len(events) // 4), timeout=150, every=0.05, what="progress")
+    wait_for(lambda: applied_events(url) > len(events) // 4, timeout=150, every=0.05,
+             what="progress")
     first.kill9()
-    at_kill = rows(url, "SELECT coalesce(sum(events), 0) FROM user_profiles")[0][0]
+    at_kill = applied_events(url)
     feeder.join()
     at_restart = recovery_report(settings, partitions=1)
     (lifeline["logs"] / "recovery_report.txt").write_text(at_restart)  # kept with the logs
@@ -195,8 +195,7 @@ def test_lifecycle__kill9_mid_stream_duplicates_no_alert_and_loses_no_transition
 
     lifeline["worker"]()
     total: list[int] = []
-    wait_for(lambda: total.append(rows(url, "SELECT sum(events) FROM user_profiles")[0][0])
-             or total[-1] == len(events), timeout=240,
+    wait_for(lambda: total.append(applied_events(url)) or total[-1] == len(events), timeout=240,
              what=f"all {len(events)} events after kill -9 and restart (sums seen: {total})")
     try:
         wait_for(lambda: rows(url, "SELECT count(DISTINCT user_id) FROM churn_alerts")[0][0]

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.runtime.offsets import log_ends, log_ends_sync
+from tests.integration.helpers import new_topic
 
 pytestmark = pytest.mark.integration
-
-
-def new_topic(bootstrap: str, name: str, partitions: int) -> str:
-    """Create a fresh topic ``name-<hex>`` and return its name."""
-    topic = f"{name}-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        admin.close()
-    return topic
 
 
 def test_log_ends__count_every_record_of_the_last_batch(broker: str) -> None:

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from kafka import KafkaProducer
 
 from streams.privacy.pseudonyms import pseudonym
-from tests.integration.conftest import ROOT, read_topic, wait_for
-from tests.integration.test_ingest_pipeline import publish
+from tests.integration.helpers import ROOT, publish, read_topic, wait_for
 
 KEY = "it-pseudonym-key"
 RAW = "it-raw-user-7"

@@ -1,0 +1,96 @@
+"""The trainer agent under test_context(): examples in, a snapshot out, a model version queued."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+import pytest
+
+import agents.train_models as trainer
+from online_models.bundle import ModelBundle, example
+from streams.runtime.model_follower import models
+from streams.runtime.outputs import MODEL_VERSIONS
+
+pytestmark = pytest.mark.agent
+
+BATCH = 500  # messages the trainer takes at a time (agents/train_models.py)
+
+
+@pytest.fixture()
+def bundle() -> Iterator[ModelBundle]:
+    """The bundle the trainer learns on (a fresh one, as with an empty model topic)."""
+    fresh = ModelBundle()
+    with patch.object(models, "trainer_copy", return_value=fresh):
+        yield fresh
+
+
+def configure(**changes: Any) -> Any:
+    """Run the trainer with ``LIFELINE_SNAPSHOT_*`` set as in ``changes``."""
+    return patch.object(trainer, "settings", dataclasses.replace(trainer.settings, **changes))
+
+
+def churn(i: int) -> dict[str, Any]:
+    return example("churn", x={"recency_days": float(i % 60), "frequency": float(i % 5)},
+                   y=int(i % 60 > 30))
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def test_train_models__publishes_a_snapshot_after_snapshot_examples(
+    bundle: ModelBundle, outputs: dict[str, AsyncMock], sink_put: AsyncMock,
+) -> None:
+    send = outputs["models"]
+    with configure(snapshot_examples=2 * BATCH, snapshot_seconds=3600.0):
+        async with trainer.train_models.test_context() as agent:
+            for i in range(BATCH):  # one batch: fewer examples than a snapshot needs
+                await agent.put({"examples": [churn(i)]})
+            await until(lambda: bundle.counts["churn"] == BATCH, "the first batch learned")
+            assert send.await_count == 0 and sink_put.await_count == 0
+            for i in range(BATCH, 2 * BATCH):
+                await agent.put({"examples": [churn(i)]})
+            await until(lambda: send.await_count == 1, "a snapshot")
+    assert bundle.counts["churn"] == 2 * BATCH
+    assert send.call_args.kwargs["key"] == b"bundle"
+    published = ModelBundle.from_snapshot(send.call_args.kwargs["value"])
+    assert published.version == 1 and published.churn.examples == 2 * BATCH
+    # The version is recorded through the database sink, with its quality.
+    sink_put.assert_awaited_once()
+    [(upsert, row)] = sink_put.call_args.args[0]
+    assert upsert is MODEL_VERSIONS
+    assert (row["version"], row["examples"]) == (1, 2 * BATCH)
+    assert row["details"]["counts"]["churn"] == 2 * BATCH
+
+
+async def test_train_models__publishes_by_time_only_when_something_was_learned(
+    bundle: ModelBundle, outputs: dict[str, AsyncMock], sink_put: AsyncMock,
+) -> None:
+    send = outputs["models"]
+    malformed = [[1, 2], {"examples": ["x", {"k": "nonsense"}, {"k": "churn"}]},
+                 {"no examples": True}]
+    with configure(snapshot_examples=10**6, snapshot_seconds=0.2):
+        async with trainer.train_models.test_context() as agent:
+            for value in malformed:
+                await agent.put(value)
+            await asyncio.sleep(0.6)  # three snapshot periods with nothing learned
+            assert send.await_count == 0
+            await agent.put({"examples": [
+                churn(1), example("rfm", r=3.0, f=2.0, m=40.0),
+                example("review", text="love these shoes", rating=5),
+                example("interest", a={"shoes": 1.0})]})
+            await until(lambda: send.await_count == 1, "a snapshot after the period")
+            await asyncio.sleep(0.6)
+    assert send.await_count == 1, "no new examples: no new snapshot"
+    published = ModelBundle.from_snapshot(send.call_args.kwargs["value"])
+    assert published.counts == {"churn": 1, "review": 1, "rfm": 1, "interest": 1}
+    assert sink_put.await_count == 1

@@ -1,0 +1,219 @@
+"""Unit tests for `online_models.contract.parse_event`: every dead-letter reason it returns.
+
+``REJECTED`` lists one or more messages per reason; the ``every_reason_in_the_source`` test
+reads contract.py and fails when it can return a reason code that no case here produces, so a
+new reason cannot land untested. (``bad_tick`` and ``processing_error`` come from the ingest
+agent, not from the contract: tests/agent/test_dead_letters.py.)
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from online_models import contract
+from online_models.contract import (
+    MAX_FUTURE_SKEW_S,
+    MAX_MESSAGE_BYTES,
+    Event,
+    Rejection,
+    parse_event,
+    parse_ts,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = parse_ts("2026-11-30T00:00:00Z")
+BASE: dict[str, Any] = {"event_id": "e1", "user_id": "u1", "type": "view",
+                        "ts": "2026-11-22T08:00:00Z"}
+
+
+def ev(**fields: Any) -> dict[str, Any]:
+    """The base event with ``fields`` changed; a field set to ``...`` is removed."""
+    out = {**BASE, **fields}
+    return {k: v for k, v in out.items() if v is not ...}
+
+
+def padded(size: int) -> bytes:
+    """A valid event serialised to exactly ``size`` bytes (an unknown ``pad`` field)."""
+    bare = len(orjson.dumps(ev(pad="")))
+    return orjson.dumps(ev(pad="x" * (size - bare)))
+
+
+# (message as bytes or dict, expected reason); a dict is also sent as its JSON bytes.
+REJECTED: list[tuple[bytes | dict[str, Any], str]] = [
+    (padded(MAX_MESSAGE_BYTES + 1), "oversized_message"),
+    (b"{not json", "not_json"),
+    (b"", "not_json"),
+    (b'{"event_id": "e1",', "not_json"),
+    (b'["a list"]', "not_object"),
+    (b'"a string"', "not_object"),
+    (b"42", "not_object"),
+    (b"null", "not_object"),
+    *[(ev(**{f: ...}), f"missing_field:{f}") for f in ("event_id", "user_id", "type", "ts")],
+    (ev(type=None), "missing_field:type"),
+    (ev(ts=None), "missing_field:ts"),
+    *[(ev(**{f: ""}), f"empty_field:{f}") for f in ("event_id", "user_id", "type", "ts")],
+    (ev(user_id="   "), "empty_field:user_id"),
+    (ev(type=" \t"), "empty_field:type"),
+    (ev(event_id=["e1"]), "bad_type:event_id"),
+    (ev(user_id=True), "bad_type:user_id"),
+    (ev(type=5), "bad_type:type"),
+    (ev(item_id={"sku": 9}), "bad_type:item_id"),
+    (ev(category=1.5), "bad_type:category"),
+    (ev(query=["shoes"]), "bad_type:query"),
+    (ev(text={"body": "great"}), "bad_type:text"),
+    (ev(session_id=False), "bad_type:session_id"),
+    (ev(price="9"), "bad_type:price"),
+    (ev(price=True), "bad_type:price"),
+    (ev(quantity="1"), "bad_type:quantity"),
+    (ev(quantity=1.5), "bad_type:quantity"),
+    (ev(rating="5"), "bad_type:rating"),
+    *[(ev(**{f: "x" * (limit + 1)}), f"oversized:{f}")
+      for f, limit in contract._LIMITS.items()],
+    (ev(ts="noon"), "bad_timestamp"),
+    (ev(ts="2026-13-45T00:00:00Z"), "bad_timestamp"),
+    (ev(ts=True), "bad_timestamp"),
+    (ev(ts=[1763798400]), "bad_timestamp"),
+    (ev(ts={"at": 1763798400}), "bad_timestamp"),
+    (ev(ts="1970-01-02T00:00:00Z"), "absurd_timestamp"),
+    (ev(ts=0), "absurd_timestamp"),
+    (ev(ts=-1), "absurd_timestamp"),
+    (ev(ts=NOW + MAX_FUTURE_SKEW_S + 60), "absurd_timestamp"),
+    (ev(ts=(NOW + MAX_FUTURE_SKEW_S + 60) * 1000), "absurd_timestamp"),  # epoch ms
+    (ev(price=-0.01), "negative:price"),
+    (ev(quantity=-1), "negative:quantity"),
+    (ev(rating=-2), "negative:rating"),
+    (ev(rating=0), "rating_out_of_range"),
+    (ev(rating=6), "rating_out_of_range"),
+    (ev(rating=4.5), "rating_out_of_range"),
+]
+# Values JSON cannot carry reach parse_event only as an already-decoded dict.
+REJECTED_DICT_ONLY: list[tuple[dict[str, Any], str]] = [
+    (ev(ts=math.nan), "bad_timestamp"),
+    (ev(ts=math.inf), "bad_timestamp"),
+    (ev(price=math.nan), "bad_type:price"),
+    (ev(price=math.inf), "bad_type:price"),
+    (ev(quantity=math.inf), "bad_type:quantity"),
+]
+
+
+def case_id(case: tuple[Any, str]) -> str:
+    return case[1]
+
+
+@pytest.mark.parametrize(("message", "reason"), REJECTED, ids=[case_id(c) for c in REJECTED])
+def test_parse_event__rejects_with_its_reason(message: bytes | dict[str, Any],
+                                             reason: str) -> None:
+    raw = message if isinstance(message, bytes) else orjson.dumps(message)
+    got = parse_event(raw, now=NOW)
+    assert isinstance(got, Rejection), got
+    assert got.reason == reason, got
+    assert len(got.detail) <= 200, "a detail is a bounded hint, never the payload"
+    # The same message as text, and (when it is an object) already decoded, says the same.
+    assert parse_event(raw.decode(), now=NOW) == got
+    if isinstance(message, dict):
+        assert parse_event(message, now=NOW) == got
+
+
+@pytest.mark.parametrize(("message", "reason"), REJECTED_DICT_ONLY,
+                         ids=[case_id(c) for c in REJECTED_DICT_ONLY])
+def test_parse_event__rejects_non_finite_numbers(message: dict[str, Any], reason: str) -> None:
+    got = parse_event(message, now=NOW)
+    assert isinstance(got, Rejection) and got.reason == reason, got
+
+
+def test_parse_event__accepts_every_bound_exactly() -> None:
+    at_limits = ev(**{f: "x" * limit for f, limit in contract._LIMITS.items()},
+                   price=0, quantity=0, rating=1)
+    assert isinstance(parse_event(orjson.dumps(at_limits), now=NOW), Event)
+    assert isinstance(parse_event(padded(MAX_MESSAGE_BYTES), now=NOW), Event)
+    assert len(padded(MAX_MESSAGE_BYTES)) == MAX_MESSAGE_BYTES
+    for ts in (contract.MIN_TS, NOW + MAX_FUTURE_SKEW_S, (NOW + MAX_FUTURE_SKEW_S) * 1000):
+        assert isinstance(parse_event(ev(ts=ts), now=NOW), Event), ts
+    assert isinstance(parse_event(ev(rating=5), now=NOW), Event)
+    # The skew is a parameter: a stricter worker refuses what the default accepts.
+    an_hour_ahead = ev(ts=NOW + 3600)
+    assert isinstance(parse_event(an_hour_ahead, now=NOW), Event)
+    assert parse_event(an_hour_ahead, now=NOW, max_future_skew_s=60) == Rejection(
+        "absurd_timestamp", repr(NOW + 3600))
+
+
+def test_parse_event__normalises_what_it_accepts() -> None:
+    got = parse_event(ev(type="wave", ts=1763798400000, user_id=42, quantity=2.0), now=NOW)
+    assert isinstance(got, Event)
+    assert (got.type, got.ts, got.user_id, got.quantity) == ("other", 1763798400.0, "42", 2)
+    assert parse_event(ev(ts="2026-11-22T08:00:00"), now=NOW).ts == 1795334400.0  # naive: UTC
+
+
+# --- every reason code contract.py can return has a case above ----------------------------
+
+_CODE = re.compile(r"^[a-z][a-z_]*$")
+_RAISERS = {"_Reject", "Rejection", "ValueError"}
+
+
+def _strings(node: ast.expr, constants: dict[str, str]) -> list[str] | None:
+    """The literal head(s) an expression can take; None when it cannot be read statically."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name) and node.id in constants:
+        return [constants[node.id]]
+    if isinstance(node, ast.JoinedStr) and node.values:
+        head = node.values[0]
+        if isinstance(head, ast.Constant) and isinstance(head.value, str):
+            return [head.value]
+        if isinstance(head, ast.FormattedValue):
+            return _strings(head.value, constants)
+    if isinstance(node, ast.IfExp):
+        body, orelse = _strings(node.body, constants), _strings(node.orelse, constants)
+        return None if body is None or orelse is None else body + orelse
+    return None
+
+
+def _forwarded(node: ast.expr) -> bool:
+    """``rej.reason`` or ``str(exc)``: a reason raised elsewhere in the module, passed on."""
+    return ((isinstance(node, ast.Attribute) and node.attr == "reason")
+            or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "str"))
+
+
+def reason_codes_in_source() -> tuple[set[str], list[str]]:
+    """Reason codes (the part before ``:``) contract.py raises or returns, and what it
+    passes as a reason that cannot be read statically."""
+    tree = ast.parse(Path(contract.__file__).read_text())
+    constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                 and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+                 for t in n.targets if isinstance(t, ast.Name)}
+    codes: set[str] = set()
+    unreadable: list[str] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in _RAISERS and node.args):
+            continue
+        heads = _strings(node.args[0], constants)
+        if heads is None:
+            if not _forwarded(node.args[0]):
+                unreadable.append(f"line {node.lineno}: {ast.unparse(node)}")
+            continue
+        codes.update(code for h in heads if _CODE.match(code := h.split(":", 1)[0]))
+    return codes, unreadable
+
+
+def test_parse_event__every_reason_in_the_source_is_tested() -> None:
+    codes, unreadable = reason_codes_in_source()
+    assert not unreadable, f"pass reasons as literals so this test can see them: {unreadable}"
+    assert {"oversized_message", "not_json", "bad_timestamp", "rating_out_of_range"} <= codes
+    tested = {reason.split(":", 1)[0] for _, reason in REJECTED + REJECTED_DICT_ONLY}
+    assert codes - tested == set(), "reasons parse_event can return with no case in REJECTED"
+    assert tested - codes == set(), "cases for reasons contract.py no longer has"
+
+
+def test_parse_event__every_size_limit_is_tested() -> None:
+    tested = {r.split(":", 1)[1] for _, r in REJECTED if r.startswith("oversized:")}
+    assert tested == set(contract._LIMITS)

@@ -1,0 +1,246 @@
+"""Unit tests for `online_models.engine`: the lifecycle step without any runtime.
+
+Scoring uses a scripted churn scorer (risk = silence since the last purchase / 40 days, or a
+fixed value) so each test states the risk it needs instead of training a model for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from online_models.alerts import AlertPolicy
+from online_models.bundle import ModelBundle
+from online_models.contract import Event
+from online_models.engine import Emits, EngineConfig, on_event, on_tick
+from online_models.lifecycle import LifecyclePolicy
+from online_models.profile import DAY, UserState
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+class ScriptedRisk:
+    """A churn scorer whose risk is ``fixed`` if set, else purchase silence over 40 days."""
+
+    def __init__(self, fixed: float | None = None) -> None:
+        self.fixed = fixed
+
+    def predict_proba_one(self, x: dict[str, Any]) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        return min(1.0, x["recency_days"] / 40.0)
+
+    def explain(self, x: dict[str, Any], top: int = 3) -> list[tuple[str, float]]:
+        return [("recency_days", 1.0)]
+
+
+def models(fixed: float | None = None) -> ModelBundle:
+    bundle = ModelBundle()
+    bundle.churn = ScriptedRisk(fixed)  # type: ignore[assignment]  # the scorer's interface
+    return bundle
+
+
+CONFIG = EngineConfig(horizon_days=40.0, rescore_days=2.0,
+                      alerts=AlertPolicy(control_share=0.0, cooldown_days=10.0),
+                      lifecycle=LifecyclePolicy(new_days=10.0, at_risk_days=20.0,
+                                                churned_days=40.0))
+
+
+def buy(event_id: str, day: float, price: float = 30.0, **kw: Any) -> Event:
+    return Event(event_id, "u1", "purchase", T0 + day * DAY, price=price, **kw)
+
+
+def view(event_id: str, day: float) -> Event:
+    return Event(event_id, "u1", "view", T0 + day * DAY, category="shoes")
+
+
+class User:
+    """One user as the worker drives it: each step's ``due`` goes to its schedule, and a tick
+    comes at each due time the watermark passes."""
+
+    def __init__(self) -> None:
+        self.state = UserState()
+        self.due: float | None = None
+
+    def event(self, event: Event, bundle: ModelBundle | None = None,
+              offset: int | None = None) -> Emits:
+        out = on_event("u1", self.state, event, watermark=event.ts, models=bundle or models(),
+                       config=CONFIG, offset=offset)
+        if out.applied:
+            self.due = out.due
+        return out
+
+    def ticks_until(self, watermark: float) -> list[tuple[float, Emits]]:
+        """``(due time, emits)`` of every tick up to ``watermark``, in order."""
+        ticks = []
+        while self.due is not None and self.due <= watermark:
+            out = on_tick("u1", self.state, watermark=watermark, models=models(), config=CONFIG)
+            ticks.append((self.due, out))
+            self.due = out.due
+        return ticks
+
+
+def get(item: Any, name: str) -> Any:
+    """A field of an emitted change / alert / outcome / example (a dict or a record)."""
+    return item[name] if isinstance(item, dict) else getattr(item, name)
+
+
+def churn_labels(outs: list[Emits]) -> list[tuple[int, float]]:
+    return [(get(ex, "y"), get(ex, "t")) for out in outs for ex in out.training
+            if get(ex, "k") == "churn"]
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+def test_on_event__duplicate_event_id_changes_nothing_and_emits_nothing() -> None:
+    user = User()
+    first = user.event(buy("e1", 0))
+    assert first.applied and first.changes and first.due is not None
+    before = user.state.to_dict()
+    again = user.event(buy("e1", 0))
+    assert again == Emits(applied=False)
+    assert user.state.to_dict() == before
+
+
+def test_on_event__redelivered_offset_is_a_duplicate_even_with_a_new_event_id() -> None:
+    user = User()
+    assert user.event(buy("e1", 0), offset=10).applied
+    assert not user.event(buy("e2", 1), offset=10).applied  # re-delivery after a crash
+    assert not user.event(buy("e3", 1), offset=9).applied
+    assert user.event(buy("e4", 1), offset=11).applied
+    assert (user.state.events, user.state.purchases) == (2, 2)
+
+
+# --- late events -------------------------------------------------------------------------
+
+def test_on_event__late_event_counts_but_never_moves_time_backwards() -> None:
+    user = User()
+    user.event(view("v1", 0))
+    due_before = user.event(buy("b1", 5)).due
+    late = user.event(buy("b0", 2, price=10.0))
+    state = user.state
+    assert late.applied
+    assert (state.events, state.purchases, state.revenue) == (3, 2, 40.0)
+    assert state.last_seen == T0 + 5 * DAY, "a late event must not move the user's clock back"
+    assert state.last_purchase == T0 + 5 * DAY and state.first_purchase == T0 + 2 * DAY
+    assert late.due == due_before, "assessed at the user's clock: due when it already was"
+    # What it decides is stamped at the user's clock, not at the late event's time.
+    assert all(get(c, "at") >= "2026-01-06" for c in late.changes)
+
+
+# --- due times ---------------------------------------------------------------------------
+
+def test_on_event__due_is_the_nearest_of_rescore_label_and_lifecycle_boundary() -> None:
+    out = User().event(buy("b1", 0))
+    # Re-scored every 2 days: that comes before the label (40 d) and the 'new' window (10 d).
+    assert out.due == T0 + 2 * DAY
+    assert out.due == int(out.due), "due times are whole seconds"
+
+
+def test_on_event__due_is_strictly_after_the_step() -> None:
+    config = EngineConfig(rescore_days=1e-9)  # everything due 'now'
+    out = on_event("u1", UserState(), buy("b1", 0), watermark=T0, models=models(),
+                   config=config)
+    assert out.due is not None and out.due >= T0 + 1.0
+
+
+def test_on_tick__assesses_at_the_due_time_not_at_the_watermark() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    ticks = user.ticks_until(T0 + 100 * DAY)  # one jump of the watermark, 100 days on
+    dues = [due for due, _ in ticks]
+    assert dues == sorted(dues) and len(dues) == len(set(dues)), "each due time once, in order"
+    transitions = [(get(c, "from"), get(c, "to"), get(c, "at")) for _, out in ticks
+                   for c in out.changes if get(c, "dimension") == "lifecycle"]
+    # new_days=10, at_risk_days=20, churned_days=40 after the purchase on day 0.
+    assert transitions == [("new", "active", "2026-01-11T00:00:00Z"),
+                           ("active", "at_risk", "2026-01-21T00:00:00Z"),
+                           ("at_risk", "churned", "2026-02-10T00:00:00Z")]
+
+
+def test_on_tick__churned_users_are_rescored_four_times_less_often() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    ticks = user.ticks_until(T0 + 60 * DAY)
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(ticks)]
+    assert gaps[0] == 2 * DAY  # rescore_days while active
+    assert user.state.segments["lifecycle"] == "churned"
+    assert user.due is not None and user.due - ticks[-1][0] == 8 * DAY
+
+
+def test_on_tick__resolves_the_label_once_the_horizon_has_passed() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    labels = churn_labels([out for _, out in user.ticks_until(T0 + 45 * DAY)])
+    assert labels[0] == (1, T0), "no purchase within 40 days of the first snapshot: churn"
+    assert len(labels) == len(set(labels)), "each snapshot resolves once"
+
+
+def test_on_event__purchase_within_horizon_labels_zero_released_at_the_horizon() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    assert churn_labels([user.event(buy("b2", 10))]) == [], "held until t + H"
+    labels = churn_labels([out for _, out in user.ticks_until(T0 + 41 * DAY)])
+    assert labels[0] == (0, T0)
+
+
+# --- alerts: one per episode ----------------------------------------------------------------
+
+def test_on_tick__one_alert_per_risk_episode_however_often_the_user_is_scored() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    ticks = user.ticks_until(T0 + 80 * DAY)
+    alerts = [a for _, out in ticks for a in out.alerts]
+    assert len(ticks) > 10, "the user was re-scored many times in the episode"
+    assert len(alerts) == 1
+    alert = alerts[0]
+    # Risk = silence / 40 days reaches the 0.7 threshold on the first due time past day 28.
+    assert get(alert, "at") == "2026-01-29T00:00:00Z" and get(alert, "churn_risk") >= 0.7
+    assert get(alert, "reasons") == [["recency_days", 1.0]]
+
+
+def test_on_event__a_new_episode_after_a_return_alerts_again_with_a_new_id() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    first = [a for _, out in user.ticks_until(T0 + 45 * DAY) for a in out.alerts]
+    back = user.event(buy("b2", 45))  # risk falls to 0: the episode ends
+    assert back.outcomes == [], "day 45 is past the 14-day attribution window of day 28"
+    second = [a for _, out in user.ticks_until(T0 + 90 * DAY) for a in out.alerts]
+    assert len(first) == len(second) == 1
+    assert get(first[0], "alert_id") != get(second[0], "alert_id")
+
+
+def test_on_event__purchase_after_an_alert_is_its_outcome_once() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    [alert] = [a for _, out in user.ticks_until(T0 + 30 * DAY) for a in out.alerts]
+    back = user.event(buy("b2", 30, price=25.0))
+    assert [(get(o, "alert_id"), get(o, "revenue")) for o in back.outcomes] == [
+        (get(alert, "alert_id"), 25.0)]
+    assert user.event(buy("b3", 31)).outcomes == []
+
+
+def test_on_event__no_alert_for_a_user_not_worth_winning_back() -> None:
+    user = User()
+    user.event(view("v1", 0), bundle=models(fixed=0.95))
+    out = user.event(view("v2", 1), bundle=models(fixed=0.95))
+    assert out.alerts == [] and user.state.churn_risk == 0.95
+
+
+def test_on_event__replaying_the_same_events_decides_the_same() -> None:
+    events = [view("v1", 0), buy("b1", 1), view("v2", 3), buy("b0", 0.5), buy("b2", 9)]
+
+    def run() -> list[Any]:
+        user, seen = User(), []
+        for i, e in enumerate(events):
+            out = user.event(e, offset=i)
+            seen.append((out.changes, out.alerts, out.training, out.due))
+        return [*seen, [(d, o.changes, o.alerts) for d, o in user.ticks_until(T0 + 90 * DAY)]]
+
+    first = run()
+    assert first == run()
+    assert sum(len(changes) for changes, *_ in first[:-1]) >= 2  # it decided something
