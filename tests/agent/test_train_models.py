@@ -14,6 +14,7 @@ import agents.train_models as trainer
 from online_models.bundle import ModelBundle, example
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import MODEL_VERSIONS
+from streams.topics import snapshot_key
 
 pytestmark = pytest.mark.agent
 
@@ -24,7 +25,9 @@ BATCH = 500  # messages the trainer takes at a time (agents/train_models.py)
 def bundle() -> Iterator[ModelBundle]:
     """The bundle the trainer learns on (a fresh one, as with an empty model topic)."""
     fresh = ModelBundle()
-    with patch.object(models, "trainer_copy", return_value=fresh):
+    # No model_versions table here: the database knows no version yet.
+    with patch.object(models, "trainer_copy", return_value=fresh), \
+            patch.object(trainer, "recorded_model_version", return_value=0):
         yield fresh
 
 
@@ -61,7 +64,7 @@ async def test_train_models__publishes_a_snapshot_after_snapshot_examples(
                 await agent.put({"examples": [churn(i)]})
             await until(lambda: send.await_count == 1, "a snapshot")
     assert bundle.counts["churn"] == 2 * BATCH
-    assert send.call_args.kwargs["key"] == b"bundle"
+    assert send.call_args.kwargs["key"] == snapshot_key(bundle.version)
     published = ModelBundle.from_snapshot(send.call_args.kwargs["value"])
     assert published.version == 1 and published.churn.examples == 2 * BATCH
     # The version is recorded through the database sink, with its quality.
