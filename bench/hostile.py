@@ -95,7 +95,9 @@ ANY_JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.floats(), st.inte
 
 def from_hypothesis(n: int, rng_seed: int) -> list[Hostile]:
     """Event-shaped objects with arbitrary values, arbitrary JSON, arbitrary bytes."""
-    third = max(1, n // 3)
+    third = n // 3
+    if third < 1:
+        return []
     out = [Hostile("hyp_event_like", f"hk-{i}".encode(), _dumps(obj))
            for i, obj in enumerate(drawn(EVENT_LIKE, third, rng_seed))]
     out += [Hostile("hyp_any_json", None, _dumps(obj))
