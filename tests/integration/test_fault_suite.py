@@ -1,9 +1,9 @@
 """Fault suite: 10,000 hostile messages interleaved with valid events through a real worker.
 
 The counts by class are written to ``fault_suite.json`` next to the worker logs (and printed
-with ``-s``). Until the contract rejects control characters and bounds numbers (issue 11,
-item 1), some hostile classes are accepted as events of users of their own: they are counted
-(``accepted_not_dead_lettered``) and must not touch any valid user.
+with ``-s``). Hostile messages the contract accepts (control characters in free text, which
+reach no key or column; well-formed far-future ticks, which the worker caps) are counted
+(``accepted_not_dead_lettered``); they have users of their own and never touch a valid user.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.data.datasets import synthetic_events
+from streams.records import PAYLOAD_PREFIX_BYTES
 from tests.integration.helpers import (
     db_totals,
     expected_totals,
@@ -93,8 +95,13 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
         wait=60)]
     by_origin = {(d["partition"], d["offset"]): d for d in letters}
     assert sorted(d["reason"] for d in by_origin.values()) == sorted(r for _, r in MALFORMED)
-    originals = {d["value"].encode() for d in by_origin.values()}
-    assert originals == {raw for raw, _ in MALFORMED}
+    # Each dead letter identifies its original (length, SHA-256) and keeps a bounded prefix.
+    originals = {hashlib.sha256(raw).hexdigest(): raw for raw, _ in MALFORMED}
+    assert {d["value_sha256"] for d in by_origin.values()} == set(originals)
+    for d in by_origin.values():
+        raw = originals[d["value_sha256"]]
+        assert d["value_length"] == len(raw) and raw.startswith(d["value"].encode())
+        assert d["truncated"] == (len(raw) > PAYLOAD_PREFIX_BYTES)
     assert all(d["topic"] == source for d in letters)
 
     # Phase 2: a stream of synthetic (labelled syn-) events; kill -9 the worker mid-stream.

@@ -68,7 +68,7 @@ class User:
 
     def event(self, event: Event, bundle: ModelBundle | None = None,
               offset: int | None = None) -> Emits:
-        out = on_event("u1", self.state, event, watermark=event.ts, models=bundle or models(),
+        out = on_event("u1", self.state, event, models=bundle or models(),
                        config=CONFIG, offset=offset)
         if out.applied:
             self.due = out.due
@@ -143,7 +143,7 @@ def test_on_event__due_is_the_nearest_of_rescore_label_and_lifecycle_boundary() 
 
 def test_on_event__due_is_strictly_after_the_step() -> None:
     config = EngineConfig(rescore_days=1e-9)  # everything due 'now'
-    out = on_event("u1", UserState(), buy("b1", 0), watermark=T0, models=models(),
+    out = on_event("u1", UserState(), buy("b1", 0), models=models(),
                    config=config)
     assert out.due is not None and out.due >= T0 + 1.0
 
