@@ -93,6 +93,13 @@ REJECTED: list[tuple[bytes | dict[str, Any], str]] = [
     (ev(rating=0), "rating_out_of_range"),
     (ev(rating=6), "rating_out_of_range"),
     (ev(rating=4.5), "rating_out_of_range"),
+    *[(ev(**{f: "a\x00b"}), f"control_char:{f}")
+      for f in ("event_id", "user_id", "session_id", "item_id", "category")],
+    (ev(user_id="\x00lifeline-next-offset:3"), "control_char:user_id"),  # a forged mark key
+    (ev(user_id="u\x7f"), "control_char:user_id"),  # DEL
+    (ev(category="shoes\x85"), "control_char:category"),  # C1
+    (ev(price=contract.MAX_PRICE * 10), "too_large:price"),
+    (ev(quantity=contract.MAX_QUANTITY + 1), "too_large:quantity"),
 ]
 # Values JSON cannot carry reach parse_event only as an already-decoded dict.
 REJECTED_DICT_ONLY: list[tuple[dict[str, Any], str]] = [
@@ -101,6 +108,7 @@ REJECTED_DICT_ONLY: list[tuple[dict[str, Any], str]] = [
     (ev(price=math.nan), "bad_type:price"),
     (ev(price=math.inf), "bad_type:price"),
     (ev(quantity=math.inf), "bad_type:quantity"),
+    (ev(user_id="u\ud800"), "lone_surrogate:user_id"),  # not valid UTF-8: never from bytes
 ]
 
 
