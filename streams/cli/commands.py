@@ -80,12 +80,12 @@ async def report(self: faust.cli.AppCommand) -> None:
     self.say(report_text(settings))
 
 async def forget(self: faust.cli.AppCommand, user_ids: tuple[str, ...],
-                 before: str | None) -> None:
+                 before: str | None, wait: float) -> None:
     """Erase users (right to erasure): their state, schedule, every database row; a receipt
     per user follows on erasure-receipts. Events up to now (or --before) never return."""
     import time
 
-    from streams.cli.privacy import publish_erasures
+    from streams.cli.privacy import publish_erasures, receipt_offsets, wait_for_receipts
 
     if not user_ids:
         raise click.UsageError("name at least one USER_ID")
@@ -94,8 +94,18 @@ async def forget(self: faust.cli.AppCommand, user_ids: tuple[str, ...],
         from online_models.contract import parse_ts
 
         at = parse_ts(before if not before.replace(".", "").isdigit() else float(before))
-    for user_id, request_id in publish_erasures(settings, user_ids, at=at).items():
+    since = receipt_offsets(settings) if wait > 0 else {}
+    requested = publish_erasures(settings, user_ids, at=at)
+    for user_id, request_id in requested.items():
         self.say(f"erasure requested: {user_id} (request {request_id})")
+    if wait > 0:
+        done = wait_for_receipts(settings, set(requested.values()), timeout=wait, since=since)
+        for user_id, request_id in requested.items():
+            receipt = done.get(request_id)
+            self.say(f"erased: {user_id} {receipt['removed']}" if receipt else
+                     f"no receipt yet: {user_id} (request {request_id})")
+        if len(done) < len(requested):
+            raise SystemExit(1)
 
 
 async def pseudonym(self: faust.cli.AppCommand, user_ids: tuple[str, ...]) -> None:
@@ -142,5 +152,7 @@ def register(app: App) -> None:
         faust.cli.argument("user_ids", nargs=-1),
         option("--before", type=str, default=None,
                help="Erase events up to this event time (ISO-8601 or epoch s; default: now)."),
+        option("--wait", type=float, default=0.0,
+               help="Seconds to wait for the receipts (exit 1 if one is missing; 0: no wait)."),
     )(forget)
     app.command(faust.cli.argument("user_ids", nargs=-1))(pseudonym)

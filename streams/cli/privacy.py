@@ -39,3 +39,52 @@ def pseudonyms_of(settings: Settings, user_ids: Sequence[str]) -> dict[str, str]
     if settings.pseudonym_key is None:
         raise ValueError("pseudonyms are off: LIFELINE_PSEUDONYM_KEY is not set")
     return {user_id: pseudonym(settings.pseudonym_key, user_id) for user_id in user_ids}
+
+
+def wait_for_receipts(settings: Settings, request_ids: set[str], *, timeout: float,
+                      since: dict[object, int]) -> dict[str, dict[str, object]]:
+    """Receipts on ``erasure-receipts`` (read from the offsets ``since``) of ``request_ids``;
+    returns those that arrived within ``timeout`` seconds, by request id."""
+    import time
+
+    import orjson
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
+                             enable_auto_commit=False, client_id="lifeline-admin",
+                             **settings.kafka.client_options())
+    found: dict[str, dict[str, object]] = {}
+    try:
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout
+        while request_ids - set(found) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    try:
+                        receipt = orjson.loads(record.value)
+                    except orjson.JSONDecodeError:
+                        continue
+                    if isinstance(receipt, dict) and receipt.get("request_id") in request_ids:
+                        found[str(receipt["request_id"])] = receipt
+    finally:
+        consumer.close()
+    return found
+
+
+def receipt_offsets(settings: Settings) -> dict[object, int]:
+    """Where ``erasure-receipts`` ends now, per partition (read receipts from there)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.runtime.offsets import log_ends_sync
+    from streams.topics import ERASURE_RECEIPTS
+
+    topic = settings.topic(ERASURE_RECEIPTS.name)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
+                             client_id="lifeline-admin", **settings.kafka.client_options())
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        return dict(log_ends_sync(consumer, [TopicPartition(topic, p) for p in parts]))
+    finally:
+        consumer.close()

@@ -119,10 +119,12 @@ def test_erasure__forget_kill9_restart_replay_leaves_no_trace(
     before = {u: rows(url, [u]) for u in everyone}
     assert all(before[u]["churn_alerts"] == 1 for u in everyone), before
 
-    forget = subprocess.run([sys.executable, "-m", "streams", "forget", *VICTIMS], cwd=ROOT,
-                            env=lifeline["env"], capture_output=True, text=True, timeout=120)
+    forget = subprocess.run([sys.executable, "-m", "streams", "forget", *VICTIMS, "--wait",
+                             "120"], cwd=ROOT, env=lifeline["env"], capture_output=True,
+                            text=True, timeout=240)
     assert forget.returncode == 0, forget.stderr[-2000:]
     assert forget.stdout.count("erasure requested") == 2
+    assert forget.stdout.count("erased: it-victim-") == 2, forget.stdout
     got = wait_for(lambda: len(r := receipts(settings, 2)) >= 2 and r, timeout=120,
                    what="two erasure receipts")
     after_forget = {u: rows(url, [u]) for u in everyone}
