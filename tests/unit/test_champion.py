@@ -1,0 +1,107 @@
+"""Champion / challenger: window bookkeeping, the switching rule, plain-data round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from online_models.bundle import ModelBundle, example
+from online_models.champion import STACK, Champion
+
+pytestmark = pytest.mark.unit
+
+
+def _stream(ch: Champion, labels: int, *, good: str, rng: random.Random,
+            every: int = 100) -> list[bool]:
+    """Labels where ``good`` separates the classes well, the others weakly; evaluations."""
+    switched = []
+    for i in range(labels):
+        y = int(rng.random() < 0.4)
+        scores = {n: (1.2 if n == good else 0.25) * y + rng.gauss(0, 1) for n in ch.names}
+        ch.update(scores, y)
+        if (i + 1) % every == 0:
+            switched.append(ch.evaluate({"prior": True, "learner": True, "recency": True}))
+    return switched
+
+
+def test_champion__prior_first_then_learner_switches_exactly_once() -> None:
+    rng = random.Random(7)
+    ch = Champion(["recency", "prior", "learner"], default="prior", window=1000,
+                  min_labels=300, stack=False)
+    first = _stream(ch, 3000, good="prior", rng=rng)
+    assert ch.serving == "prior" and not any(first)
+    second = _stream(ch, 3000, good="learner", rng=rng)
+    assert ch.serving == "learner"
+    assert sum(second) == 1
+    assert [(h["from"], h["to"]) for h in ch.history] == [("prior", "learner")]
+    # the window holds the newest labels only: the learner's window AUC is the better one
+    assert ch.metrics()["learner"]["auc"] > ch.metrics()["prior"]["auc"] + 0.1
+
+
+def test_champion__default_serves_until_min_labels() -> None:
+    rng = random.Random(1)
+    ch = Champion(["prior", "learner"], default="prior", window=500, min_labels=400,
+                  stack=False)
+    _stream(ch, 300, good="learner", rng=rng)  # better, but too few labels to decide
+    assert ch.serving == "prior"
+    _stream(ch, 200, good="learner", rng=rng)
+    assert ch.serving == "learner"
+
+
+def test_champion__immature_candidate_never_serves() -> None:
+    rng = random.Random(3)
+    ch = Champion(["prior", "learner"], default="prior", window=500, min_labels=100)
+    for _ in range(500):
+        y = int(rng.random() < 0.5)
+        ch.update({"prior": rng.gauss(0, 1), "learner": 2.0 * y + rng.gauss(0, 1)}, y)
+    assert not ch.evaluate({"prior": True, "learner": False})
+    assert ch.serving == "prior"  # neither the learner nor a stack that includes it
+    assert ch.evaluate({"prior": True, "learner": True})
+    assert ch.serving in ("learner", STACK)
+
+
+def test_champion__served_score_is_calibrated_on_the_window() -> None:
+    rng = random.Random(5)
+    ch = Champion(["a"], default="a", window=2000, min_labels=100, stack=False)
+    for _ in range(2000):
+        y = int(rng.random() < 0.2)
+        ch.update({"a": 10.0 * (y + rng.gauss(0, 1))}, y)  # far too confident as a logit
+    ch.evaluate()
+    probs = [ch.serve({"a": 10.0 * (int(rng.random() < 0.2) + rng.gauss(0, 1))})
+             for _ in range(4000)]
+    assert sum(probs) / len(probs) == pytest.approx(0.2, abs=0.03)
+
+
+def test_champion__data_round_trip_is_json_and_validated() -> None:
+    rng = random.Random(2)
+    ch = Champion(["prior", "learner"], default="prior", window=200, min_labels=50)
+    _stream(ch, 300, good="learner", rng=rng, every=50)
+    data = json.loads(json.dumps(ch.to_data()))
+    back = Champion.from_data(data)
+    assert back.to_data() == ch.to_data()
+    assert back.serve({"prior": 0.3, "learner": 1.0}) == ch.serve({"prior": 0.3, "learner": 1.0})
+    bad = {**data, "rows": [[2, 0, 0, 0, 0, 0, 0]]}
+    with pytest.raises(ValueError):
+        Champion.from_data(bad)
+    with pytest.raises(ValueError):
+        Champion.from_data({**data, "platt": {"prior": [0.0, float("nan")]}})
+
+
+def test_bundle__scores_every_label_before_learning_and_reports_candidates() -> None:
+    b = ModelBundle(min_learner_labels=10)
+    rng = random.Random(4)
+    for _ in range(400):  # churn is told by the open cart, which only the learner reads
+        y = int(rng.random() < 0.5)
+        x = {"recency_days": rng.uniform(0, 60), "purchases": 2.0, "cart_open": float(y),
+             "frequency": 1.0, "purchase_age_days": 200.0}
+        assert b.learn(example("churn", x=x, y=y, t=0.0))
+    b.snapshot()
+    m = b.metrics()
+    assert set(m["candidates"]) == {"recency", "bgnbd", "bgnbd_expected", "p_alive",
+                                    "learner", "stack"}
+    assert all(c["labels"] == 400 for c in m["candidates"].values())
+    assert m["candidates"]["learner"]["auc"] > 0.9 > m["candidates"]["bgnbd"]["auc"]
+    assert m["serving"] in ("learner", "stack")
+    assert m["switches"][-1]["from"] == "bgnbd"
