@@ -129,7 +129,8 @@ def churn_features(
     """Churn features of ``state`` at watermark time ``at`` (epoch seconds), keys = FEATURE_NAMES.
 
     Times are in days. ``recency_days`` counts from the last purchase (from first_seen when
-    there is none); ``frequency`` is repeat purchases; ``monetary`` the average order value
+    there is none); ``frequency`` is repeat purchases at distinct times (purchases at one
+    instant count once, as BG/NBD counts them); ``monetary`` the average order value
     (net of refunds); ``revenue`` is ``log1p`` of net revenue; ``recency_over_gap`` is recency
     over the mean inter-purchase gap (``DEFAULT_GAP_DAYS`` with fewer than two purchases),
     capped at ``RECENCY_GAP_CAP``; ``sentiment`` is the given score, else ``state.sentiment``,
@@ -158,7 +159,7 @@ def churn_features(
     recency = max(0.0, (at - anchor) / DAY)
     tenure = max(0.0, (at - first) / DAY)
     purchases = max(0, state.purchases)
-    frequency = float(max(0, purchases - 1))
+    frequency = float(max(0, min(purchases - 1, state.gap_n)))
     net = max(0.0, state.revenue)
     gap_mean = max(0.0, state.gap_mean)
     gap = gap_mean if state.gap_n > 0 and gap_mean > 0 else DEFAULT_GAP_DAYS

@@ -172,7 +172,7 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
             out.training.append(example(
                 "buyer", u=buyer_key(user_id), f=int(state.first_purchase),
                 l=int(max(state.first_purchase, state.last_purchase)),
-                x=max(0, state.purchases - 1)))
+                x=max(0, min(state.purchases - 1, state.gap_n))))
         outcome = record_outcome(state, purchase_at=event.ts, amount=event.amount,
                                  user_id=user_id, policy=config.alerts)
         if outcome is not None:

@@ -49,15 +49,16 @@ class Priors:
     refit_days
         ... or once this much event time passed (T of every buyer grows).
 
-    >>> pr = Priors(min_buyers=2)
+    >>> from online_models.bgnbd import simulate
+    >>> pr = Priors(min_buyers=100)
     >>> pr.params == CDNOW
     True
-    >>> day = 86_400.0
-    >>> for u, (f, l, x) in enumerate([(0, 30, 2), (0, 0, 0), (7, 70, 4), (3, 3, 0)] * 20):
-    ...     pr.learn_buyer(u, f * day, l * day, x)
-    >>> pr.observe(100 * day)
-    >>> pr.due(), pr.refit().n, pr.due()
-    (True, 80, False)
+    >>> x, t_x, _ = simulate(CDNOW, 2000, T=40.0, seed=1)
+    >>> for u in range(2000):
+    ...     pr.learn_buyer(u, 0.0, round(t_x[u] * 7) * 86_400.0, int(x[u]))
+    >>> pr.observe(40 * 7 * 86_400.0)
+    >>> pr.due(), pr.refit().n, pr.due(), pr.metrics()["source"]
+    (True, 2000, False, 'fitted')
     >>> Priors.from_data(pr.to_data()).params == pr.params
     True
     """
@@ -76,6 +77,7 @@ class Priors:
         self.fitted_at = 0.0
         self.changed = 0
         self.fits = 0
+        self.rejected = 0
 
     @property
     def params(self) -> BgNbdParams:
@@ -140,12 +142,25 @@ class Priors:
         return grown or aged
 
     def refit(self) -> BgNbdFit:
-        """Fit now (from the current parameters); keep the fit only if it is valid."""
+        """Fit now (from the current parameters); the fit replaces the current one only when
+        it converged inside ``[1e-4, 1e4]`` (on short histories the likelihood can run off
+        to ``r, alpha -> inf``, no heterogeneity, which ranks every one-off buyer alike)."""
         if len(self.buyers) < 1:
             raise ValueError("no buyers to fit")
-        result = fit(*self.summary(), start=self.params)
-        self.fitted, self.fitted_at, self.changed = result, self.clock, 0
-        self.fits += 1
+        data = self.summary()
+        # From the CDNOW start and from the current fit: the likelihood has a ridge towards
+        # a -> 0, b -> inf (no dropout) that a warm start can stay stuck on; the better wins.
+        result = fit(*data, start=CDNOW)
+        if self.fitted is not None:
+            warm = fit(*data, start=self.fitted.params)
+            result = warm if warm.loglik > result.loglik + 1e-6 else result
+        self.fitted_at, self.changed = self.clock, 0
+        p = result.params
+        if result.converged and all(1e-4 <= v <= 1e4 for v in (p.r, p.alpha, p.a, p.b)):
+            self.fitted = result
+            self.fits += 1
+        else:
+            self.rejected += 1
         return result
 
     def metrics(self) -> dict[str, Any]:
@@ -157,7 +172,7 @@ class Priors:
         p = self.params
         out: dict[str, Any] = {"r": round(p.r, 4), "alpha": round(p.alpha, 4),
                                "a": round(p.a, 4), "b": round(p.b, 4), "fits": self.fits,
-                               "buyers": len(self.buyers),
+                               "rejected": self.rejected, "buyers": len(self.buyers),
                                "source": "fitted" if self.fitted else "cdnow"}
         if self.fitted is not None:
             out["loglik"] = round(self.fitted.loglik, 2)
@@ -170,7 +185,7 @@ class Priors:
         return {"max_buyers": self.max_buyers, "min_buyers": self.min_buyers,
                 "refit_growth": self.refit_growth, "refit_days": self.refit_days,
                 "bound": self.bound, "clock": self.clock, "fitted_at": self.fitted_at,
-                "changed": self.changed, "fits": self.fits,
+                "changed": self.changed, "fits": self.fits, "rejected": self.rejected,
                 "fit": None if self.fitted is None else self.fitted.to_data(),
                 "keys": keys, "first": [self.buyers[k][0] for k in keys],
                 "last": [self.buyers[k][1] for k in keys],
@@ -187,7 +202,7 @@ class Priors:
         """
         if not isinstance(d, dict):
             raise ValueError("bad priors data: not a dict")
-        ints = ("max_buyers", "min_buyers", "bound", "changed", "fits")
+        ints = ("max_buyers", "min_buyers", "bound", "changed", "fits", "rejected")
         for key in ints:
             if not isinstance(d.get(key), int) or isinstance(d.get(key), bool):
                 raise ValueError(f"bad priors data: {key!r} must be an int")
@@ -201,6 +216,7 @@ class Priors:
         if not 1 <= d["bound"] <= HASH_SPACE or d["changed"] < 0 or d["fits"] < 0:
             raise ValueError("bad priors data: bound, changed or fits out of range")
         pr.bound, pr.changed, pr.fits = d["bound"], d["changed"], d["fits"]
+        pr.rejected = max(0, d["rejected"])
         pr.clock, pr.fitted_at = float(d["clock"]), float(d["fitted_at"])
         pr.fitted = None if d.get("fit") is None else BgNbdFit.from_data(d["fit"])
         columns = [c for k in ("keys", "first", "last", "x") if isinstance(c := d.get(k), list)]
