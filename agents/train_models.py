@@ -2,7 +2,8 @@
 
 ``lifeline-training`` has one partition, so exactly one worker of the group runs this agent's
 stream at a time. It resumes from the newest published snapshot, learns resolved churn labels
-(progressive validation), rated reviews, RFM observations and interest vectors, and publishes
+(progressive validation, every churn candidate scored first), buyers (the BG/NBD priors),
+rated reviews, RFM observations and interest vectors, and publishes
 a new versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples or
 ``LIFELINE_SNAPSHOT_SECONDS`` seconds, recording its quality in ``model_versions``.
 """
@@ -22,13 +23,21 @@ from streams.runtime.outputs import MODEL_VERSIONS, model_version_row, sink
 from streams.settings import settings
 
 log = logging.getLogger(__name__)
+_logged = {"label": -1}  # champion switches up to this label count were logged
 
 
 async def publish_snapshot(bundle: Any) -> None:
-    """Publish the bundle to every worker and record the version's quality."""
+    """Publish the bundle to every worker and record the version's quality (the snapshot
+    judges the churn candidates first; a change of the served one is logged)."""
     data = bundle.snapshot()
     await models_topic.send(key=b"bundle", value=data)
     metrics = bundle.metrics()
+    new = [h for h in bundle.champion.history if h["label"] > _logged["label"]]
+    _logged["label"] = bundle.champion.labels
+    for switch in new:
+        log.warning("trainer: churn risk is now served by %s (was %s; %s at label %s): %s",
+                    switch["to"], switch["from"], switch["reason"], switch["label"],
+                    metrics["candidates"])
     await sink.put([(MODEL_VERSIONS, model_version_row(metrics, bundle.published_at))], None)
     log.info("trainer: published model version %s (%d bytes): %s", bundle.version, len(data),
              metrics)

@@ -207,10 +207,28 @@ class CutRow:
     window_auc: float | None
     fitted: dict[str, Any]
     reference: dict[str, float]
+    at_cut: dict[str, float]  # 13-week AUC of every candidate on everyone at the cut
+
+
+def candidates_at_cut(replay: Replay, customers: Sequence[str], at: float,
+                      y: np.ndarray) -> dict[str, float]:
+    """Diagnostic: the 13-week AUC every candidate of the served bundle would have had."""
+    from online_models.champion import STACK
+    from online_models.churn import churn_features
+
+    scorer = replay.scorer
+    params = scorer.priors.params
+    scores = [scorer.scores(churn_features(UserState.from_dict(replay.states[c]), at,
+                                           params=params)) for c in customers]
+    out = {n: exact_auc(np.array([s[n] for s in scores]), y) for n in scores[0]}
+    out[STACK] = exact_auc(np.array([scorer.champion.serve(s, serving=STACK) for s in scores]),
+                           y)
+    return out
 
 
 def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
-                 days: Mapping[str, list[date]], scorer: ModelBundle) -> CutRow:
+                 days: Mapping[str, list[date]], replay: Replay) -> CutRow:
+    scorer = replay.scorer
     horizons = [w for w in (13, 26) if cut + timedelta(weeks=w) <= DATA_END]
     ref = lifetimes_reference(frame, cut, horizons)
     risk = np.array([risks.get(c, math.nan) for c in ref.customers], dtype=float)
@@ -227,9 +245,10 @@ def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
                       exact_auc(ref.recency_days, y))
     metrics = scorer.metrics()
     served = metrics["candidates"].get(metrics["serving"], {}).get("auc")
+    at_cut = candidates_at_cut(replay, ref.customers, _midnight_after(cut), y13)
     return CutRow(cut, len(ref.customers), auc,
                   (log_loss(risk, y13), log_loss(np.full_like(y13, y13.mean()), y13)),
-                  metrics["serving"], served, metrics["priors"], ref.params)
+                  metrics["serving"], served, metrics["priors"], ref.params, at_cut)
 
 
 def _f(v: float | None, spec: str = ".4f") -> str:
@@ -272,7 +291,7 @@ def run(cuts: Sequence[date], *, horizon_days: float = 90.0,
     """One replay of CDNOW; evaluate at every cut (in time order)."""
     import pandas as pd
 
-    from streams.datasets import cdnow_events
+    from streams.data.datasets import cdnow_events
 
     started = time.perf_counter()
     raw = list(cdnow_events())
@@ -293,12 +312,15 @@ def run(cuts: Sequence[date], *, horizon_days: float = 90.0,
             i += 1
         risks = replay.rescore_everyone(end)
         replay_seconds += time.perf_counter() - t0
-        row = evaluate_cut(cut, risks, frame, days, replay.scorer)
+        row = evaluate_cut(cut, risks, frame, days, replay)
         rows.append(row)
+        window = {n: m.get("auc") for n, m in replay.scorer.metrics()["candidates"].items()}
         print(f"cut {cut}: {i:,} events, {replay.ticks:,} re-assessments, "
               f"{replay.published} snapshots, serving {row.serving}, "
               f"13w AUC {row.auc[13][0]:.4f} vs BG/NBD {row.auc[13][1]:.4f} "
-              f"({time.perf_counter() - started:.0f}s)", flush=True)
+              f"({time.perf_counter() - started:.0f}s)\n  window AUC {window}\n  "
+              f"13w AUC at the cut {({n: round(v, 4) for n, v in row.at_cut.items()})}\n  "
+              f"priors {row.fitted}\n  lifetimes {row.reference}", flush=True)
     print(f"replay (engine + trainer) {replay_seconds:.0f}s, total "
           f"{time.perf_counter() - started:.0f}s")
     last = replay.trainer.metrics()

@@ -128,7 +128,8 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, weights: np.ndarray | 
     def objective(logp: np.ndarray) -> float:
         r, alpha, a, b = np.exp(np.clip(logp, -30.0, 30.0))
         ll = float(np.dot(gw, _loglik_rows(r, alpha, a, b, gx, gt, gT)))
-        value = -ll / total + penalizer * float(np.sum(np.exp(2 * logp)))
+        penalty = penalizer * float(np.sum(np.exp(2 * np.clip(logp, -30.0, 30.0))))
+        value = -ll / total + penalty
         return value if math.isfinite(value) else 1e300
 
     x0 = np.log([start.r, start.alpha, start.a, start.b])

@@ -13,6 +13,7 @@ import pickle
 import time
 from typing import Any
 
+from online_models.asof import AsOf
 from online_models.candidates import NAMES, PRIOR, candidate_scores
 from online_models.champion import Champion
 from online_models.interest import InterestModel
@@ -80,6 +81,7 @@ class ModelBundle:
         self.priors = Priors()
         self.champion = Champion(NAMES, default=PRIOR)
         self.churn = ChurnModel(prior=churn_prior)
+        self.asof = AsOf(horizon_days=self.horizon_days)
         self.sentiment = SentimentModel()
         self.rfm = RFMScorer()
         self.interest = InterestModel(k=interest_k)
@@ -121,15 +123,26 @@ class ModelBundle:
         except (KeyError, TypeError, ValueError, AttributeError):
             return False
         self.counts[kind] += 1
+        self.asof.maybe_take(self.priors.clock, self.churn, self.priors.params, self.champion)
         return True
 
     def _learn_churn(self, x: dict[str, Any], y: int, t: Any) -> None:
-        """Score the label with every candidate (and the served score), then learn it."""
+        """Score the label with every candidate as they were at the label's snapshot time
+        ``t`` (and the score served then), then learn it."""
         if not isinstance(x, dict) or y not in (0, 1):
             raise ValueError("a churn example needs a feature dict x and a label 0 or 1")
-        scores = self.scores(x)
-        self.calibration.update(self.champion.serve(scores), y)
-        self.champion.update(scores, y)
+        cp = self.asof.at(float(t)) if isinstance(t, (int, float)) else None
+        if cp is None:
+            scores = self.scores(x)
+            self.calibration.update(self.champion.serve(scores), y)
+            self.champion.update(scores, y)
+        else:
+            scores = candidate_scores(x, params=cp.params, horizon_days=self.horizon_days,
+                                      learner=cp.learner)
+            served = self.champion.serve(scores, serving=cp.serving, stack_w=cp.stack_w,
+                                         platt=cp.platt)
+            self.calibration.update(served, y)
+            self.champion.update(scores, y, stack_w=cp.stack_w, platt=cp.platt)
         drifts = self.churn.drift_count
         self.churn.learn_one(x, y)
         if isinstance(t, (int, float)):

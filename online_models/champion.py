@@ -136,22 +136,29 @@ class Champion:
         """
         return self.names + ([STACK] if self.stack else [])
 
-    def _zs(self, scores: Mapping[str, float]) -> list[float]:
+    def _zs(self, scores: Mapping[str, float],
+            stack_w: Sequence[float] | None = None) -> list[float]:
         zs = []
         for n in self.names:
             z = float(scores[n])
             zs.append(max(-_CLIP, min(_CLIP, z)) if math.isfinite(z) else 0.0)
         if self.stack:
-            w = self.stack_w
+            w = self.stack_w if stack_w is None else stack_w
             zs.append(w[0] + sum(wi * zi for wi, zi in zip(w[1:], zs, strict=True)))
         return zs
 
-    def _calibrated(self, name: str, z: float) -> float:
-        b, a = self.platt[name]
+    def _calibrated(self, name: str, z: float,
+                    platt: Mapping[str, Sequence[float]] | None = None) -> float:
+        b, a = (self.platt if platt is None else platt)[name]
         return min(1 - 1e-6, max(1e-6, _sigmoid(b + a * z)))
 
-    def update(self, scores: Mapping[str, float], y: int) -> None:
+    def update(self, scores: Mapping[str, float], y: int, *,
+               stack_w: Sequence[float] | None = None,
+               platt: Mapping[str, Sequence[float]] | None = None) -> None:
         """Add one resolved label with every candidate's score (taken before learning it).
+
+        ``stack_w`` / ``platt``: the stack weights and calibrations in force when the label's
+        features were taken (default: the current ones), see :mod:`online_models.asof`.
 
         >>> ch = Champion(["a"], default="a", stack=False)
         >>> ch.update({"a": 0.0}, 1); ch.labels
@@ -163,8 +170,8 @@ class Champion:
         """
         if y not in (0, 1) or any(n not in scores for n in self.names):
             raise ValueError(f"scores must cover {self.names} and y be 0 or 1")
-        zs = self._zs(scores)
-        ps = [self._calibrated(n, z) for n, z in zip(self.all_names, zs, strict=True)]
+        zs = self._zs(scores, stack_w)
+        ps = [self._calibrated(n, z, platt) for n, z in zip(self.all_names, zs, strict=True)]
         self.rows.append([float(y), *zs, *ps])
         self.labels += 1
 
@@ -176,13 +183,23 @@ class Champion:
         """
         return list(self.names) if self.serving == STACK else [self.serving]
 
-    def serve(self, scores: Mapping[str, float]) -> float:
-        """The calibrated probability of the serving candidate (scores: at least :meth:`needs`)."""
-        if self.serving == STACK:
-            return self._calibrated(STACK, self._zs(scores)[-1])
-        z = float(scores[self.serving])
-        return self._calibrated(self.serving, max(-_CLIP, min(_CLIP, z)) if math.isfinite(z)
-                                else 0.0)
+    def serve(self, scores: Mapping[str, float], *, serving: str | None = None,
+              stack_w: Sequence[float] | None = None,
+              platt: Mapping[str, Sequence[float]] | None = None) -> float:
+        """The calibrated probability of the serving candidate (scores: at least :meth:`needs`).
+
+        ``serving`` / ``stack_w`` / ``platt`` replace the current ones (an earlier state).
+
+        >>> ch = Champion(["a", "b"], default="b")
+        >>> ch.serve({"b": 0.0}), round(ch.serve({"a": 2.0}, serving="a"), 4)
+        (0.5, 0.8808)
+        """
+        name = self.serving if serving is None else serving
+        if name == STACK:
+            return self._calibrated(STACK, self._zs(scores, stack_w)[-1], platt)
+        z = float(scores[name])
+        return self._calibrated(name, max(-_CLIP, min(_CLIP, z)) if math.isfinite(z) else 0.0,
+                                platt)
 
     def metrics(self) -> Metrics:
         """Window AUC / log loss per candidate at the last evaluation (None: undefined).

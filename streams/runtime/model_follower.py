@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 class ModelCache:
     """The newest model bundle this worker knows, and the raw bytes it came from."""
 
-    def __init__(self, *, interest_k: int) -> None:
-        self.interest_k = interest_k
-        self.current = ModelBundle(interest_k=interest_k)
+    def __init__(self, *, interest_k: int, horizon_days: float = 90.0) -> None:
+        self.interest_k, self.horizon_days = interest_k, horizon_days
+        self.current = self.fresh()
         self.raw: bytes | None = None
         self.synced = asyncio.Event()  # set once the topic was read up to its end at start
 
@@ -42,10 +42,14 @@ class ModelCache:
             self.current, self.raw = bundle, data
             log.info("models: scoring with version %s", bundle.version)
 
+    def fresh(self) -> ModelBundle:
+        """A bundle before any learning (the BG/NBD prior serves churn risk)."""
+        return ModelBundle(interest_k=self.interest_k, horizon_days=self.horizon_days)
+
     def trainer_copy(self) -> ModelBundle:
         """A private bundle for the trainer to learn on (the newest snapshot, else fresh)."""
         if self.raw is None:
-            return ModelBundle(interest_k=self.interest_k)
+            return self.fresh()
         return ModelBundle.from_snapshot(self.raw)
 
     async def follow(self, bootstrap: str, topic: str) -> None:
@@ -73,7 +77,8 @@ class ModelCache:
             await consumer.stop()
 
 
-models = ModelCache(interest_k=settings.engine.interest_k)
+models = ModelCache(interest_k=settings.engine.interest_k,
+                    horizon_days=settings.engine.horizon_days)
 
 
 @app.task

@@ -58,7 +58,7 @@ def test_fit__agrees_with_lifetimes_on_cdnow_calibration_to_2_decimals() -> None
     lifetimes = pytest.importorskip("lifetimes")
     from lifetimes.utils import summary_data_from_transaction_data
 
-    from streams.datasets import cdnow_path
+    from streams.data.datasets import cdnow_path
 
     rows = pd.read_csv(cdnow_path(), sep=r"\s+", header=0,
                        names=["customer", "date", "cds", "dollars"], dtype={"date": str})

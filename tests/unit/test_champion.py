@@ -89,19 +89,21 @@ def test_champion__data_round_trip_is_json_and_validated() -> None:
         Champion.from_data({**data, "platt": {"prior": [0.0, float("nan")]}})
 
 
-def test_bundle__scores_every_label_before_learning_and_reports_candidates() -> None:
+def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_better(
+) -> None:
     b = ModelBundle(min_learner_labels=10)
     rng = random.Random(4)
-    for _ in range(400):  # churn is told by the open cart, which only the learner reads
+    for i in range(1200):  # churn is told by the open cart, which only the learner reads
         y = int(rng.random() < 0.5)
         x = {"recency_days": rng.uniform(0, 60), "purchases": 2.0, "cart_open": float(y),
              "frequency": 1.0, "purchase_age_days": 200.0}
-        assert b.learn(example("churn", x=x, y=y, t=0.0))
+        # snapshots every half day; each is scored by the scorers in force when it was taken
+        assert b.learn(example("churn", x=x, y=y, t=i * 43_200.0))
     b.snapshot()
     m = b.metrics()
     assert set(m["candidates"]) == {"recency", "bgnbd", "bgnbd_expected", "p_alive",
                                     "learner", "stack"}
-    assert all(c["labels"] == 400 for c in m["candidates"].values())
+    assert all(c["labels"] == 1200 for c in m["candidates"].values())
     assert m["candidates"]["learner"]["auc"] > 0.9 > m["candidates"]["bgnbd"]["auc"]
     assert m["serving"] in ("learner", "stack")
     assert m["switches"][-1]["from"] == "bgnbd"
