@@ -154,7 +154,7 @@ class ModelBundle:
         """Candidate scores of churn features ``x`` (logit-like, higher = more churn).
 
         >>> sorted(ModelBundle().scores({"recency_days": 3.0}))
-        ['bgnbd', 'bgnbd_expected', 'learner', 'p_alive', 'recency']
+        ['bgnbd', 'bgnbd_p0', 'learner', 'p_alive', 'recency']
         """
         return candidate_scores(x, params=self.priors.params, horizon_days=self.horizon_days,
                                 learner=self.churn, names=names)
@@ -162,12 +162,12 @@ class ModelBundle:
     def churn_risk(self, x: dict[str, Any]) -> float:
         """The served churn probability of features ``x`` (the champion's, calibrated).
 
-        >>> b = ModelBundle()  # no labels yet: BG/NBD's P(no purchase in 90 days) serves
+        >>> b = ModelBundle()  # no labels yet: BG/NBD exp(-E[purchases in 90 days]) serves
         >>> x = {"purchases": 2.0, "frequency": 1.0, "purchase_age_days": 300.0}
         >>> round(b.churn_risk({**x, "recency_days": 200.0}), 3)
-        0.873
+        0.854
         >>> round(b.churn_risk({**x, "recency_days": 5.0}), 3)
-        0.806
+        0.786
         """
         return self.champion.serve(self.scores(x, self.champion.needs()))
 

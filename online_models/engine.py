@@ -157,7 +157,7 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
     >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...                watermark=1e9, models=m, config=cfg)
     >>> s.churn_risk, [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400  # BG/NBD
-    (0.7178, ['new'], True)
+    (0.5887, ['new'], True)
     >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...          watermark=1e9, models=m, config=cfg).applied  # a duplicate
     False

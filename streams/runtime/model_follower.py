@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 class ModelCache:
     """The newest model bundle this worker knows, and the raw bytes it came from."""
 
-    def __init__(self, *, interest_k: int, horizon_days: float = 90.0) -> None:
+    def __init__(self, *, interest_k: int, horizon_days: float = 90.0,
+                 min_learner_labels: int = 2000) -> None:
         self.interest_k, self.horizon_days = interest_k, horizon_days
+        self.min_learner_labels = min_learner_labels
         self.current = self.fresh()
         self.raw: bytes | None = None
         self.synced = asyncio.Event()  # set once the topic was read up to its end at start
@@ -44,7 +46,8 @@ class ModelCache:
 
     def fresh(self) -> ModelBundle:
         """A bundle before any learning (the BG/NBD prior serves churn risk)."""
-        return ModelBundle(interest_k=self.interest_k, horizon_days=self.horizon_days)
+        return ModelBundle(interest_k=self.interest_k, horizon_days=self.horizon_days,
+                           min_learner_labels=self.min_learner_labels)
 
     def trainer_copy(self) -> ModelBundle:
         """A private bundle for the trainer to learn on (the newest snapshot, else fresh)."""
@@ -78,7 +81,8 @@ class ModelCache:
 
 
 models = ModelCache(interest_k=settings.engine.interest_k,
-                    horizon_days=settings.engine.horizon_days)
+                    horizon_days=settings.engine.horizon_days,
+                    min_learner_labels=settings.churn_min_labels)
 
 
 @app.task
