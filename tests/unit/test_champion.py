@@ -107,3 +107,21 @@ def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_
     assert m["candidates"]["learner"]["auc"] > 0.9 > m["candidates"]["bgnbd"]["auc"]
     assert m["serving"] in ("learner", "stack")
     assert m["switches"][-1]["from"] == "bgnbd"
+
+
+def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
+    from online_models.candidates import logit
+
+    b = ModelBundle(horizon_days=10.0)
+    day = 86_400.0
+    for i in range(600):  # the learner learns "recency > 30 days means churn" as time passes
+        x = {"recency_days": float(i % 60)}
+        b.learn(example("churn", x=x, y=int(i % 60 > 30), t=i * day / 10))
+    t = 50 * day  # a label whose features were taken 10 days before the newest label
+    then = b.asof.at(t)
+    assert then is not None and then.at <= t and then.learner.examples < b.churn.examples
+    x = {"recency_days": 55.0}
+    b.learn(example("churn", x=x, y=1, t=t))
+    z_learner = b.champion.rows[-1][1 + b.champion.names.index("learner")]
+    assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(x)))
+    assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(x)))
