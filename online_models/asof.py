@@ -67,7 +67,14 @@ class AsOf:
 
     def maybe_take(self, clock: float, learner: ChurnModel, params: BgNbdParams,
                    champion: Champion) -> bool:
-        """Checkpoint the scorers if ``every_days`` passed since the newest one; prune."""
+        """Checkpoint the scorers if ``every_days`` passed since the newest one; prune.
+
+        >>> from online_models.churn import CDNOW
+        >>> a = AsOf(horizon_days=7)
+        >>> [a.maybe_take(d * DAY, ChurnModel(), CDNOW, Champion(["x"], default="x"))
+        ...  for d in (0, 7, 14, 21, 28, 35)].count(True), len(a.checkpoints)
+        (6, 4)
+        """
         if self.checkpoints and clock - self.checkpoints[-1].at < self.every_days * DAY:
             return False
         self.checkpoints.append(Checkpoint(

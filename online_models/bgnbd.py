@@ -76,14 +76,24 @@ class BgNbdFit:
     converged: bool
 
     def to_data(self) -> dict[str, float | int | bool]:
-        """Plain data (floats, int, bool)."""
+        """Plain data (floats, int, bool).
+
+        >>> BgNbdFit(CDNOW, -9.5, 2, True).to_data()["alpha"]
+        4.414
+        """
         p = self.params
         return {"r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b, "loglik": self.loglik,
                 "n": self.n, "converged": self.converged}
 
     @classmethod
     def from_data(cls, d: object) -> BgNbdFit:
-        """The fit of :meth:`to_data`; ``ValueError`` on anything else."""
+        """The fit of :meth:`to_data`; ``ValueError`` on anything else.
+
+        >>> BgNbdFit.from_data({**BgNbdFit(CDNOW, -9.5, 2, True).to_data(), "n": -1})
+        Traceback (most recent call last):
+        ...
+        ValueError: not a BG/NBD fit: n must be an int >= 0
+        """
         if not isinstance(d, dict):
             raise ValueError("not a BG/NBD fit: not a dict")
         for key in ("r", "alpha", "a", "b", "loglik", "n", "converged"):

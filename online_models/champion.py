@@ -229,6 +229,10 @@ class Champion:
 
         ``mature`` maps candidate names to whether they may serve (missing: yes); the stack
         may serve only when every candidate is mature.
+
+        >>> ch = Champion(["a", "b"], default="a", min_labels=10)
+        >>> ch.evaluate(), ch.serving, ch.history  # too few labels: the default serves
+        (False, 'a', [])
         """
         mature = dict(mature or {})
         eligible = [n for n in self.all_names
@@ -268,7 +272,12 @@ class Champion:
             self.platt[n] = [b, a] if a > 0 else [math.log(y.mean() / (1 - y.mean())), 0.0]
 
     def to_data(self) -> dict[str, Any]:
-        """Plain data: settings, window rows, calibrations, stack weights, decisions."""
+        """Plain data: settings, window rows, calibrations, stack weights, decisions.
+
+        >>> d = Champion(["a"], default="a").to_data()
+        >>> d["serving"], d["rows"], d["platt"]
+        ('a', [], {'a': [0.0, 1.0], 'stack': [0.0, 1.0]})
+        """
         return {"names": list(self.names), "default": self.default, "window": self.window,
                 "min_labels": self.min_labels, "margin": self.margin, "stack": self.stack,
                 "serving": self.serving, "rows": [list(r) for r in self.rows],

@@ -132,7 +132,11 @@ class Priors:
         return x, days_x * DAY / WEEK, days_T * DAY / WEEK
 
     def due(self) -> bool:
-        """True when a (re)fit is due: enough buyers, and enough changed or time passed."""
+        """True when a (re)fit is due: enough buyers, and enough changed or time passed.
+
+        >>> Priors().due()  # no buyers
+        False
+        """
         if len(self.buyers) < self.min_buyers:
             return False
         if self.fitted is None:
@@ -144,7 +148,13 @@ class Priors:
     def refit(self) -> BgNbdFit:
         """Fit now (from the current parameters); the fit replaces the current one only when
         it converged inside ``[1e-4, 1e4]`` (on short histories the likelihood can run off
-        to ``r, alpha -> inf``, no heterogeneity, which ranks every one-off buyer alike)."""
+        to ``r, alpha -> inf``, no heterogeneity, which ranks every one-off buyer alike).
+
+        >>> Priors().refit()
+        Traceback (most recent call last):
+        ...
+        ValueError: no buyers to fit
+        """
         if len(self.buyers) < 1:
             raise ValueError("no buyers to fit")
         data = self.summary()
@@ -180,7 +190,12 @@ class Priors:
         return out
 
     def to_data(self) -> dict[str, Any]:
-        """Plain data: settings, clock, fit and the buyer sample as parallel int lists."""
+        """Plain data: settings, clock, fit and the buyer sample as parallel int lists.
+
+        >>> pr = Priors(); pr.learn_buyer(7, 0.0, 86_400.0, 1)
+        >>> d = pr.to_data(); d["keys"], d["first"], d["last"], d["x"], d["fit"]
+        ([7], [0], [86400], [1], None)
+        """
         keys = list(self.buyers)
         return {"max_buyers": self.max_buyers, "min_buyers": self.min_buyers,
                 "refit_growth": self.refit_growth, "refit_days": self.refit_days,
