@@ -272,7 +272,8 @@ class Champion:
             self.platt[n] = [b, a] if a > 0 else [math.log(y.mean() / (1 - y.mean())), 0.0]
 
     def to_data(self) -> dict[str, Any]:
-        """Plain data: settings, window rows, calibrations, stack weights, decisions.
+        """Plain data: settings, window rows (scores and probabilities to 4 decimals: about
+        90 bytes a row as JSON), calibrations, stack weights, decisions.
 
         >>> d = Champion(["a"], default="a").to_data()
         >>> d["serving"], d["rows"], d["platt"]
@@ -280,7 +281,7 @@ class Champion:
         """
         return {"names": list(self.names), "default": self.default, "window": self.window,
                 "min_labels": self.min_labels, "margin": self.margin, "stack": self.stack,
-                "serving": self.serving, "rows": [list(r) for r in self.rows],
+                "serving": self.serving, "rows": [[round(v, 4) for v in r] for r in self.rows],
                 "platt": {n: list(v) for n, v in self.platt.items()},
                 "stack_w": list(self.stack_w), "labels": self.labels,
                 "evaluations": self.evaluations, "history": [dict(h) for h in self.history],
