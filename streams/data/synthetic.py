@@ -35,11 +35,12 @@ Lifecycle and sentiment
 Drift (``drift_day``, off by default)
     With ``drift_day`` set, the churn mechanism changes mid-stream: 30% of users are
     *price-sensitive* (drawn from a third RNG, ``drift-<seed>``, so the other plans stay as
-    they are): they only ever buy items under `CHEAP_PRICE`. From ``drift_day`` on (a price
-    rise, say) 70% of them leave, each on a day drawn in ``[drift_day, drift_day + 30)``,
-    abruptly (no fading sessions, no bad reviews before) and for good; the usual churners
-    before ``drift_day`` behave as above. A model that learned "fewer sessions and bad
-    reviews mean churn" misses them; cheap baskets tell them apart.
+    they are): they only ever buy items under `CHEAP_PRICE` and none of them churns before
+    ``drift_day`` (a loyal cohort). From ``drift_day`` on (a price rise, say) 70% of them
+    leave, each on a day drawn in ``[drift_day, drift_day + 30)``, abruptly (no fading
+    sessions, no bad reviews before) and for good; the other users churn as above. A model
+    that learned "cheap baskets are loyal" and "fewer sessions and bad reviews mean churn"
+    is now wrong about them.
 
 Plans (the truth) come from one RNG seeded by ``plans-<seed>``, events from another
 (``events-<seed>``), so events are a deterministic function of the arguments and cannot
@@ -197,10 +198,10 @@ def _drift(user_plans: list[UserPlan], days: int, seed: int, drift_day: int) -> 
         if not sensitive:
             out.append(plan)
             continue
-        churn_day, return_day, abrupt = plan.churn_day, plan.return_day, False
-        if leaves and plan.signup_day < day < days and (churn_day is None or churn_day > day
-                                                         or (return_day or days) <= day):
-            churn_day, return_day, abrupt = day, None, True
+        # Loyal until the drift (the cohort a model learns to trust), then most of them leave.
+        abrupt = leaves and plan.signup_day < day < days
+        churn_day = day if abrupt else None
+        return_day = None
         out.append(replace(plan, price_sensitive=True, churn_day=churn_day,
                            return_day=return_day, abrupt=abrupt))
     return out
