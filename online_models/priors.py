@@ -45,7 +45,9 @@ class Priors:
     min_buyers
         No fit (the CDNOW constants serve) with fewer buyers in the sample.
     refit_growth
-        Refit once this share of the sampled buyers changed since the last fit.
+        Refit once this share of the sampled buyers changed since the last fit (and a day of
+        event time passed: while the sample fills up, 10 % changes every few minutes of a
+        replay, and refitting each time cost half of a CDNOW replay's CPU).
     refit_days
         ... or once this much event time passed (T of every buyer grows).
 
@@ -132,17 +134,22 @@ class Priors:
         return x, days_x * DAY / WEEK, days_T * DAY / WEEK
 
     def due(self) -> bool:
-        """True when a (re)fit is due: enough buyers, and enough changed or time passed.
+        """True when a (re)fit is due: enough buyers, at most one attempt per day of event
+        time (a fit of 10,000 buyers costs about a second), and, after a fit, enough buyers
+        changed or ``refit_days`` passed.
 
         >>> Priors().due()  # no buyers
         False
         """
         if len(self.buyers) < self.min_buyers:
             return False
+        waited = self.clock - self.fitted_at
+        if self.fits + self.rejected > 0 and waited < DAY:
+            return False
         if self.fitted is None:
             return True
         grown = self.changed >= self.refit_growth * len(self.buyers)
-        aged = self.clock - self.fitted_at >= self.refit_days * DAY and self.changed > 0
+        aged = waited >= self.refit_days * DAY and self.changed > 0
         return grown or aged
 
     def refit(self) -> BgNbdFit:
