@@ -154,7 +154,7 @@ class ModelBundle:
         """Candidate scores of churn features ``x`` (logit-like, higher = more churn).
 
         >>> sorted(ModelBundle().scores({"recency_days": 3.0}))
-        ['bgnbd', 'bgnbd_p0', 'learner', 'p_alive', 'recency']
+        ['bgnbd', 'learner', 'p_alive', 'recency']
         """
         return candidate_scores(x, params=self.priors.params, horizon_days=self.horizon_days,
                                 learner=self.churn, names=names)

@@ -3,9 +3,10 @@
 ``recency``: days since the last purchase. ``bgnbd``: ``exp(-E[purchases within the horizon])``
 of the fitted BG/NBD (:func:`online_models.bgnbd.expected_purchases`; the Poisson approximation
 of P(no purchase), a probability before any label; it ranks as the expected purchases, the
-usual BG/NBD score of "buys again"). ``bgnbd_p0``: the model's exact P(no purchase within the
-horizon) (:func:`online_models.bgnbd.p_no_purchase`; on CDNOW it ranked "buys again in 13
-weeks" 0.002-0.007 ROC AUC below the expected purchases at every cut of 1997). ``p_alive``:
+usual BG/NBD score of "buys again"; the model's exact P(no purchase within the horizon),
+:func:`online_models.bgnbd.p_no_purchase`, ranked "buys again in 13 weeks" on CDNOW 0.002-0.007
+ROC AUC lower at every cut of 1997, and as a second, nearly identical candidate it only made
+the champion swap on noise). ``p_alive``:
 1 - P(alive). ``learner``: the online learner's probability. Every score is
 higher for "more likely to churn" (what :class:`online_models.champion.Champion` expects).
 
@@ -17,11 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from online_models.bgnbd import expected_purchases, p_no_purchase
+from online_models.bgnbd import expected_purchases
 from online_models.churn import BgNbdParams, p_alive
 from online_models.learner import ChurnModel
 
-NAMES = ("recency", "bgnbd", "bgnbd_p0", "p_alive", "learner")
+NAMES = ("recency", "bgnbd", "p_alive", "learner")
 PRIOR = "bgnbd"
 _EPS = 1e-6
 
@@ -68,7 +69,7 @@ def candidate_scores(x: Mapping[str, float], *, params: BgNbdParams, horizon_day
     >>> x = {"frequency": 2.0, "purchases": 3.0, "recency_days": 60.0, "purchase_age_days": 200.0}
     >>> s = candidate_scores(x, params=CDNOW, horizon_days=91, learner=ChurnModel())
     >>> sorted(s), round(s["recency"], 3), s["learner"]
-    (['bgnbd', 'bgnbd_p0', 'learner', 'p_alive', 'recency'], 4.111, 0.0)
+    (['bgnbd', 'learner', 'p_alive', 'recency'], 4.111, 0.0)
     """
     if not math.isfinite(horizon_days) or horizon_days <= 0:
         raise ValueError("horizon_days must be finite and > 0")
@@ -77,14 +78,12 @@ def candidate_scores(x: Mapping[str, float], *, params: BgNbdParams, horizon_day
     if "recency" in wanted:
         recency = x.get("recency_days", 0.0)
         out["recency"] = math.log1p(max(0.0, float(recency))) if math.isfinite(recency) else 0.0
-    if wanted & {"bgnbd", "bgnbd_p0", "p_alive"}:
+    if wanted & {"bgnbd", "p_alive"}:
         f, t_x, T = rfm_weeks(x)
         weeks = horizon_days / 7.0
         if "bgnbd" in wanted:  # logit(exp(-E)), computed without cancellation for small E
             e = max(1e-9, expected_purchases(params, weeks, f, t_x, T))
             out["bgnbd"] = -e - math.log(-math.expm1(-e))
-        if "bgnbd_p0" in wanted:
-            out["bgnbd_p0"] = logit(p_no_purchase(params, weeks, f, t_x, T))
         if "p_alive" in wanted:
             alive = p_alive(f, t_x, T, r=params.r, alpha=params.alpha, a=params.a, b=params.b)
             out["p_alive"] = logit(1.0 - alive)

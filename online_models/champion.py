@@ -251,6 +251,8 @@ class Champion:
             current = auc.get(self.serving, -math.inf) if self.serving in eligible else -math.inf
             choice = best if auc.get(best, -math.inf) > current + self.margin else self.serving
             self._refit(data)
+            if self.platt[choice][1] <= 0:  # never serve a candidate calibrated flat
+                choice = before if self.platt[before][1] > 0 else self.default
         self.serving = choice
         if choice != before:
             self.history.append({"label": self.labels, "from": before, "to": choice,
@@ -269,7 +271,8 @@ class Champion:
         for i, n in enumerate(self.all_names):
             z = stack_z if (self.stack and i == k - 1) else data[:, 1 + i]
             b, a = logistic_fit(z[:, None], y, l2=1e-4)
-            self.platt[n] = [b, a] if a > 0 else [math.log(y.mean() / (1 - y.mean())), 0.0]
+            if a > 0:  # else keep the old one: a flat calibration would erase the ranking
+                self.platt[n] = [b, a]
 
     def to_data(self) -> dict[str, Any]:
         """Plain data: settings, window rows (scores and probabilities to 4 decimals: about

@@ -88,7 +88,9 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
     _sample_rfm(state, at, config, out)
     features = churn_features(state, at, params=models.priors.params)
     risk = models.churn_risk(features)
-    state.churn_risk = round(risk, 4)
+    # 6 decimals: calibrated risks crowd near the base rate (0.9 on CDNOW) and 4 decimals
+    # tied users the prior ranks apart (ROC AUC 0.749 instead of 0.769 at 1997-09-30)
+    state.churn_risk = round(risk, 6)
     take_snapshot(state, at, features, horizon_days=config.horizon_days,
                   max_pending=config.max_pending,
                   min_spacing_days=config.snapshot_spacing_days)
@@ -157,7 +159,7 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
     >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...                watermark=1e9, models=m, config=cfg)
     >>> s.churn_risk, [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400  # BG/NBD
-    (0.5887, ['new'], True)
+    (0.588741, ['new'], True)
     >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...          watermark=1e9, models=m, config=cfg).applied  # a duplicate
     False

@@ -101,8 +101,7 @@ def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_
         assert b.learn(example("churn", x=x, y=y, t=i * 43_200.0))
     b.snapshot()
     m = b.metrics()
-    assert set(m["candidates"]) == {"recency", "bgnbd", "bgnbd_p0", "p_alive",
-                                    "learner", "stack"}
+    assert set(m["candidates"]) == {"recency", "bgnbd", "p_alive", "learner", "stack"}
     assert all(c["labels"] == 1200 for c in m["candidates"].values())
     assert m["candidates"]["learner"]["auc"] > 0.9 > m["candidates"]["bgnbd"]["auc"]
     assert m["serving"] in ("learner", "stack")
