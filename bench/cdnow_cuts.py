@@ -17,10 +17,13 @@ deployment it scores with the newest snapshot the trainer has published).
 
 At each cut (default: every month end 1997-03-31 .. 1998-03-31; ``--cuts`` for others), after
 every event of the cut day, the trainer publishes if it learned anything new, then the
-operator's rescore runs: the watermark moves to midnight after the cut day, due users are
-caught up and then *every* user is re-assessed with ``on_tick`` (what ``python -m streams
-rescore --at`` makes each worker do). Everyone's ``churn_risk`` is read from the state.
-The replay then continues from the same states, to the next cut.
+operator's rescore runs with that one model version (the trainer publishes its next snapshot
+once the rescore is done; in a deployment a snapshot may land in the middle of a rescore and
+part of the users would be scored by the next version): the watermark moves to midnight
+after the cut day, due users are caught up and then *every* user is re-assessed with
+``on_tick`` (what ``python -m streams rescore --at`` makes each worker do). Everyone's
+``churn_risk`` is read from the state. The replay then continues from the same states, to the
+next cut.
 
 Per cut, over every customer with a purchase by the cut: exact ROC AUC (Mann-Whitney, ties
 half) of "no purchase in the next 13 weeks" and "... 26 weeks" (26 only when the data reach
@@ -83,6 +86,7 @@ class Replay:
     fresh: int = 0
     published: int = 0
     ticks: int = 0
+    hold: bool = False  # no snapshot while the operator's rescore runs
 
     def __post_init__(self) -> None:
         self.trainer = ModelBundle(interest_k=self.config.interest_k,
@@ -96,7 +100,7 @@ class Replay:
     def _train(self, out: Emits) -> None:
         for ex in out.training:
             self.fresh += self.trainer.learn(ex)
-        if self.fresh >= self.snapshot_examples:
+        if self.fresh >= self.snapshot_examples and not self.hold:
             self.publish()
 
     def _keep(self, user_id: str, state: UserState, out: Emits) -> None:
@@ -129,12 +133,17 @@ class Replay:
         self.catch_up()
 
     def rescore_everyone(self, at: float) -> dict[str, float]:
-        """The operator tick: publish, move the watermark to ``at``, re-assess everyone."""
+        """The operator tick: publish, move the watermark to ``at``, re-assess everyone with
+        that one model version (the trainer's next snapshot waits until the rescore is done)."""
         if self.fresh:
             self.publish()
-        self.watermark = max(self.watermark, at)
-        self.catch_up()
-        self._reassess(list(self.states))
+        self.hold = True
+        try:
+            self.watermark = max(self.watermark, at)
+            self.catch_up()
+            self._reassess(list(self.states))
+        finally:
+            self.hold = False
         return {u: float(s.get("churn_risk") or 0.0) for u, s in self.states.items()}
 
 
