@@ -88,9 +88,10 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
     _sample_rfm(state, at, config, out)
     features = churn_features(state, at, params=models.priors.params)
     risk = models.churn_risk(features)
-    # 6 decimals: calibrated risks crowd near the base rate (0.9 on CDNOW) and 4 decimals
-    # tied users the prior ranks apart (ROC AUC 0.749 instead of 0.769 at 1997-09-30)
-    state.churn_risk = round(risk, 6)
+    # 12 decimals: a calibration refit on a window where the serving candidate barely ranks
+    # (slope ~0) squeezes every risk near the base rate; coarser rounding then tied everyone
+    # (CDNOW 1997-04-15: ROC AUC 0.50 with 6 decimals for a prior that ranks 0.70)
+    state.churn_risk = round(risk, 12)
     take_snapshot(state, at, features, horizon_days=config.horizon_days,
                   max_pending=config.max_pending,
                   min_spacing_days=config.snapshot_spacing_days)
@@ -158,8 +159,8 @@ def on_event(user_id: str, state: UserState, event: Event, *, watermark: float,
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
     >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...                watermark=1e9, models=m, config=cfg)
-    >>> s.churn_risk, [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400  # BG/NBD
-    (0.588741, ['new'], True)
+    >>> round(s.churn_risk, 4), [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
+    (0.5887, ['new'], True)
     >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...          watermark=1e9, models=m, config=cfg).applied  # a duplicate
     False
