@@ -23,6 +23,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 STACK = "stack"
+MIN_SLOPE = 0.05  # a Platt refit flatter than this keeps the previous calibration
 Metrics = dict[str, dict[str, float | int | None]]
 _CLIP = 30.0
 
@@ -251,8 +252,8 @@ class Champion:
             current = auc.get(self.serving, -math.inf) if self.serving in eligible else -math.inf
             choice = best if auc.get(best, -math.inf) > current + self.margin else self.serving
             self._refit(data)
-            if self.platt[choice][1] <= 0:  # never serve a candidate calibrated flat
-                choice = before if self.platt[before][1] > 0 else self.default
+            if self.platt[choice][1] < MIN_SLOPE:  # never serve a candidate calibrated flat
+                choice = before if self.platt[before][1] >= MIN_SLOPE else self.default
         self.serving = choice
         if choice != before:
             self.history.append({"label": self.labels, "from": before, "to": choice,
@@ -271,7 +272,10 @@ class Champion:
         for i, n in enumerate(self.all_names):
             z = stack_z if (self.stack and i == k - 1) else data[:, 1 + i]
             b, a = logistic_fit(z[:, None], y, l2=1e-4)
-            if a > 0:  # else keep the old one: a flat calibration would erase the ranking
+            # A (nearly) flat refit would erase the ranking: on a window where a candidate
+            # barely ranks (early CDNOW: window AUC 0.53) the slope fell to 1e-13 and every
+            # risk became one number. Keep the previous calibration then.
+            if a >= MIN_SLOPE:
                 self.platt[n] = [b, a]
 
     def to_data(self) -> dict[str, Any]:
