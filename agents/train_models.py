@@ -3,9 +3,10 @@
 ``lifeline-training`` has one partition, so exactly one worker of the group runs this agent's
 stream at a time. It resumes from the newest published snapshot (its version never below the
 highest in ``model_versions``, so numbering survives the loss of the model topic), learns
-resolved churn labels (progressive validation), rated reviews, RFM observations and interest
-vectors, and publishes a new versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples
-or ``LIFELINE_SNAPSHOT_SECONDS`` seconds, recording its quality in ``model_versions``.
+resolved churn labels (progressive validation, every churn candidate scored first), buyers
+(the BG/NBD priors), rated reviews, RFM observations and interest vectors, and publishes a new
+versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples or ``LIFELINE_SNAPSHOT_SECONDS``
+seconds, recording its quality in ``model_versions``.
 """
 
 from __future__ import annotations
@@ -31,13 +32,21 @@ from streams.settings import settings
 from streams.topics import snapshot_key
 
 log = logging.getLogger(__name__)
+_logged = {"label": -1}  # champion switches up to this label count were logged
 
 
 async def publish_snapshot(bundle: Any) -> None:
-    """Publish the bundle to every worker and record the version's quality."""
+    """Publish the bundle to every worker and record the version's quality (the snapshot
+    judges the churn candidates first; a change of the served one is logged)."""
     data = bundle.snapshot()
     await models_topic.send(key=snapshot_key(bundle.version), value=data)
     metrics = bundle.metrics()
+    new = [h for h in bundle.champion.history if h["label"] > _logged["label"]]
+    _logged["label"] = bundle.champion.labels
+    for switch in new:
+        log.warning("trainer: churn risk is now served by %s (was %s; %s at label %s): %s",
+                    switch["to"], switch["from"], switch["reason"], switch["label"],
+                    metrics["candidates"])
     await sink.put([(MODEL_VERSIONS, model_version_row(metrics, bundle.published_at))], None)
     log.info("trainer: published model version %s (%d bytes): %s", bundle.version, len(data),
              metrics)

@@ -13,12 +13,17 @@ import pickle
 import time
 from typing import Any
 
+from online_models.asof import AsOf
+from online_models.candidates import NAMES, PRIOR, candidate_scores
+from online_models.champion import Champion
 from online_models.interest import InterestModel
 from online_models.learner import Calibration, ChurnModel
+from online_models.priors import Priors
+from online_models.profile import DAY
 from online_models.rfm import RFMScorer
 from online_models.sentiment import SentimentModel
 
-KINDS = ("churn", "review", "rfm", "interest")
+KINDS = ("churn", "review", "rfm", "interest", "buyer")
 
 
 def example(kind: str, **fields: Any) -> dict[str, Any]:
@@ -33,14 +38,25 @@ def example(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 class ModelBundle:
-    """Churn learner + review sentiment + RFM quantiles + interest clusters, versioned.
+    """Churn scorers + review sentiment + RFM quantiles + interest clusters, versioned.
+
+    The churn risk served is the calibrated score of the champion among the candidate scorers
+    (:mod:`online_models.candidates`: recency, the BG/NBD fitted on the shop's buyers
+    (:class:`~online_models.priors.Priors`), the online learner, their stack), judged on the
+    window of the newest resolved labels (:class:`~online_models.champion.Champion`) at every
+    snapshot and on drift. Before enough labels the fitted BG/NBD serves.
 
     Parameters
     ----------
     churn_prior
-        Churn probability before the first labelled example.
+        The learner's churn probability before its first labelled example.
     interest_k
         Number of interest segments.
+    horizon_days
+        The churn horizon H of the labels (``LIFELINE_CHURN_HORIZON_DAYS``): the BG/NBD
+        candidates score "no purchase within H".
+    min_learner_labels
+        The learner (and the stack) may serve only after learning this many labels.
 
     Examples
     --------
@@ -56,8 +72,16 @@ class ModelBundle:
     (1, 1, 1)
     """
 
-    def __init__(self, *, churn_prior: float = 0.5, interest_k: int = 8) -> None:
+    def __init__(self, *, churn_prior: float = 0.5, interest_k: int = 8,
+                 horizon_days: float = 90.0, min_learner_labels: int = 2000) -> None:
+        if not horizon_days > 0 or min_learner_labels < 0:
+            raise ValueError("need horizon_days > 0 and min_learner_labels >= 0")
+        self.horizon_days = float(horizon_days)
+        self.min_learner_labels = min_learner_labels
+        self.priors = Priors()
+        self.champion = Champion(NAMES, default=PRIOR)
         self.churn = ChurnModel(prior=churn_prior)
+        self.asof = AsOf(horizon_days=self.horizon_days)
         self.sentiment = SentimentModel()
         self.rfm = RFMScorer()
         self.interest = InterestModel(k=interest_k)
@@ -76,9 +100,7 @@ class ModelBundle:
         try:
             kind = ex["k"]
             if kind == "churn":
-                x, y = ex["x"], int(ex["y"])
-                self.calibration.update(self.churn.predict_proba_one(x), y)
-                self.churn.learn_one(x, y)
+                self._learn_churn(ex["x"], int(ex["y"]), ex.get("t"))
             elif kind == "review":
                 if not self.sentiment.learn_one(str(ex["text"]), int(ex["rating"])):
                     return False
@@ -87,33 +109,111 @@ class ModelBundle:
                 self.rfm.learn_one(float(ex["r"]), float(ex["f"]), float(ex["m"]),
                                    at=None if at is None else float(at),
                                    span=float(ex.get("s", 1.0)))
+                if at is not None:
+                    self.priors.observe(float(at))
             elif kind == "interest":
                 self.interest.learn_one({str(k): float(v) for k, v in ex["a"].items()})
+            elif kind == "buyer":
+                self.priors.learn_buyer(int(ex["u"]), float(ex["f"]), float(ex["l"]),
+                                        int(ex["x"]))
+                if self.priors.due():
+                    self.priors.refit()
             else:
                 return False
         except (KeyError, TypeError, ValueError, AttributeError):
             return False
         self.counts[kind] += 1
+        self.asof.maybe_take(self.priors.clock, self.churn, self.priors.params, self.champion)
         return True
 
+    def _learn_churn(self, x: dict[str, Any], y: int, t: Any) -> None:
+        """Score the label with every candidate as they were at the label's snapshot time
+        ``t`` (and the score served then), then learn it."""
+        if not isinstance(x, dict) or y not in (0, 1):
+            raise ValueError("a churn example needs a feature dict x and a label 0 or 1")
+        cp = self.asof.at(float(t)) if isinstance(t, (int, float)) else None
+        if cp is None:
+            scores = self.scores(x)
+            self.calibration.update(self.champion.serve(scores), y)
+            self.champion.update(scores, y)
+        else:
+            scores = candidate_scores(x, params=cp.params, horizon_days=self.horizon_days,
+                                      learner=cp.learner)
+            served = self.champion.serve(scores, serving=cp.serving, stack_w=cp.stack_w,
+                                         platt=cp.platt)
+            self.calibration.update(served, y)
+            self.champion.update(scores, y, stack_w=cp.stack_w, platt=cp.platt)
+        drifts = self.churn.drift_count
+        self.churn.learn_one(x, y)
+        if isinstance(t, (int, float)):
+            self.priors.observe(float(t) + self.horizon_days * DAY)
+        if self.churn.drift_count > drifts:  # drift: judge the candidates again now
+            self.champion.evaluate(self.mature(), reason="drift")
+
+    def scores(self, x: dict[str, Any], names: Any = NAMES) -> dict[str, float]:
+        """Candidate scores of churn features ``x`` (logit-like, higher = more churn).
+
+        >>> sorted(ModelBundle().scores({"recency_days": 3.0}))
+        ['bgnbd', 'learner', 'p_alive', 'recency']
+        """
+        return candidate_scores(x, params=self.priors.params, horizon_days=self.horizon_days,
+                                learner=self.churn, names=names)
+
+    def churn_risk(self, x: dict[str, Any]) -> float:
+        """The served churn probability of features ``x`` (the champion's, calibrated).
+
+        >>> b = ModelBundle()  # no labels yet: BG/NBD exp(-E[purchases in 90 days]) serves
+        >>> x = {"purchases": 2.0, "frequency": 1.0, "purchase_age_days": 300.0}
+        >>> round(b.churn_risk({**x, "recency_days": 200.0}), 3)
+        0.854
+        >>> round(b.churn_risk({**x, "recency_days": 5.0}), 3)
+        0.786
+        """
+        return self.champion.serve(self.scores(x, self.champion.needs()))
+
+    def mature(self) -> dict[str, bool]:
+        """Which candidates may serve: the learner once it learned ``min_learner_labels``.
+
+        >>> ModelBundle().mature()["learner"]
+        False
+        """
+        return {n: (self.churn.examples >= self.min_learner_labels if n == "learner" else True)
+                for n in NAMES}
+
+    def evaluate(self, reason: str = "snapshot") -> bool:
+        """Judge the candidates on the label window now; True when the served one changed.
+
+        >>> ModelBundle().evaluate()  # no labels: the BG/NBD prior keeps serving
+        False
+        """
+        return self.champion.evaluate(self.mature(), reason=reason)
+
     def metrics(self) -> dict[str, Any]:
-        """Quality of the churn learner (progressive validation) and example counts.
+        """Quality of the churn scorers (progressive validation) and example counts.
+
+        ``auc`` / ``logloss`` are the learner's over all labels; ``candidates`` has every
+        candidate's window AUC / log loss, ``serving`` the served one, ``priors`` the BG/NBD
+        fit (parameters, log-likelihood, buyers), ``switches`` the recent decisions.
 
         >>> m = ModelBundle().metrics()
-        >>> m["examples"], m["version"], m["counts"]["churn"]
-        (0, 0, 0)
+        >>> m["examples"], m["version"], m["counts"]["churn"], m["serving"]
+        (0, 0, 0, 'bgnbd')
         """
         return {**self.churn.metrics(), "version": self.version, "counts": dict(self.counts),
-                "calibration_error": round(self.calibration.ece(), 4)}
+                "calibration_error": round(self.calibration.ece(), 4),
+                "serving": self.champion.serving, "candidates": self.champion.metrics(),
+                "priors": self.priors.metrics(), "switches": list(self.champion.history)}
 
     def snapshot(self) -> bytes:
-        """Bump the version and pickle the whole bundle (the trainer resumes from it too).
+        """Judge the candidates, bump the version and pickle the whole bundle (the trainer
+        resumes from it too).
 
         >>> b = ModelBundle()
         >>> _ = b.snapshot()
         >>> ModelBundle.from_snapshot(b.snapshot()).version
         2
         """
+        self.evaluate()
         self.version += 1
         self.churn.version = self.version
         self.published_at = time.time()

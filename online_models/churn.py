@@ -34,6 +34,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "sentiment",
     "refund_share",
     "p_alive",
+    "purchase_age_days",
 )
 
 
@@ -43,7 +44,8 @@ class BgNbdParams:
 
     The defaults are the CDNOW estimates of Fader, Hardie & Lee (2005), "Counting your
     customers the easy way", Marketing Science 24(2): r=0.243, alpha=4.414, a=0.793, b=2.426
-    (``alpha`` is in weeks). Refit them on the shop's own history for production use.
+    (``alpha`` is in weeks). They are only the starting point: the trainer fits the shop's
+    own (:class:`online_models.priors.Priors`) and publishes them in the model bundle.
 
     >>> BgNbdParams().r
     0.243
@@ -127,11 +129,14 @@ def churn_features(
     """Churn features of ``state`` at watermark time ``at`` (epoch seconds), keys = FEATURE_NAMES.
 
     Times are in days. ``recency_days`` counts from the last purchase (from first_seen when
-    there is none); ``frequency`` is repeat purchases; ``monetary`` the average order value
+    there is none); ``frequency`` is repeat purchases at distinct times (purchases at one
+    instant count once, as BG/NBD counts them); ``monetary`` the average order value
     (net of refunds); ``revenue`` is ``log1p`` of net revenue; ``recency_over_gap`` is recency
     over the mean inter-purchase gap (``DEFAULT_GAP_DAYS`` with fewer than two purchases),
     capped at ``RECENCY_GAP_CAP``; ``sentiment`` is the given score, else ``state.sentiment``,
-    else 0; ``p_alive`` is BG/NBD with ``params`` (1.0 before any repeat purchase). A watermark
+    else 0; ``p_alive`` is BG/NBD with ``params`` (1.0 before any repeat purchase);
+    ``purchase_age_days`` is the time since the first purchase (0 before it; with
+    ``recency_days`` and ``frequency`` it is the BG/NBD summary of the user). A watermark
     behind the user's clock counts as zero elapsed time.
 
     >>> from online_models.contract import Event
@@ -154,7 +159,7 @@ def churn_features(
     recency = max(0.0, (at - anchor) / DAY)
     tenure = max(0.0, (at - first) / DAY)
     purchases = max(0, state.purchases)
-    frequency = float(max(0, purchases - 1))
+    frequency = float(max(0, min(purchases - 1, state.gap_n)))
     net = max(0.0, state.revenue)
     gap_mean = max(0.0, state.gap_mean)
     gap = gap_mean if state.gap_n > 0 and gap_mean > 0 else DEFAULT_GAP_DAYS
@@ -185,6 +190,8 @@ def churn_features(
         "sentiment": 0.0 if score is None else score,
         "refund_share": min(1.0, state.refunded / gross) if gross > 0 else 0.0,
         "p_alive": alive,
+        "purchase_age_days": (max(0.0, (at - state.first_purchase) / DAY)
+                              if state.first_purchase is not None else 0.0),
     }
     isfinite = math.isfinite
     return {k: float(v) if isfinite(v) else 0.0 for k, v in features.items()}

@@ -18,6 +18,7 @@ from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.labels import next_label_due, resolve_labels, take_snapshot
 from online_models.lifecycle import LifecyclePolicy, next_boundary
+from online_models.priors import buyer_key
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event, decayed_affinity
 from online_models.rfm import rfm_inputs
 from online_models.segments import evaluate_segments
@@ -90,9 +91,12 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
             config: EngineConfig, out: Emits) -> None:
     """Score, snapshot, alert, segment and schedule one user at watermark ``at``."""
     _sample_rfm(state, at, config, out)
-    features = churn_features(state, at)
-    risk = models.churn.predict_proba_one(features)
-    state.churn_risk = round(risk, 4)
+    features = churn_features(state, at, params=models.priors.params)
+    risk = models.churn_risk(features)
+    # 12 decimals: a calibration refit on a window where the serving candidate barely ranks
+    # (slope ~0) squeezes every risk near the base rate; coarser rounding then tied everyone
+    # (CDNOW 1997-04-15: ROC AUC 0.50 with 6 decimals for a prior that ranks 0.70)
+    state.churn_risk = round(risk, 12)
     take_snapshot(state, at, features, horizon_days=config.horizon_days,
                   max_pending=config.max_pending,
                   min_spacing_days=config.snapshot_spacing_days)
@@ -160,8 +164,8 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
     >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...                models=m, config=cfg)
-    >>> s.churn_risk, [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
-    (0.5, ['new'], True)
+    >>> round(s.churn_risk, 4), [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
+    (0.5887, ['new'], True)
     >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...          models=m, config=cfg).applied  # a duplicate
     False
@@ -173,6 +177,11 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
     out = Emits(evicted=state.seen_evicted - evicted)
     if event.type == "purchase":
         _resolve(state, event.ts, at, config, out)
+        if state.first_purchase is not None and state.last_purchase is not None:
+            out.training.append(example(
+                "buyer", u=buyer_key(user_id), f=int(state.first_purchase),
+                l=int(max(state.first_purchase, state.last_purchase)),
+                x=max(0, min(state.purchases - 1, state.gap_n))))
         outcome = record_outcome(state, purchase_at=event.ts, amount=event.amount,
                                  user_id=user_id, policy=config.alerts)
         if outcome is not None:

@@ -171,6 +171,7 @@ class Settings:
     max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
+    churn_min_labels: int = 2000  # LIFELINE_CHURN_MIN_LABELS: the learner serves no sooner
     live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
     session_timeout_s: float = 30.0  # LIFELINE_SESSION_TIMEOUT_S: consumer group session
     # LIFELINE_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, _SASL_PASSWORD(_FILE),
@@ -232,6 +233,7 @@ class Settings:
             max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
+            churn_min_labels=_int(env, "CHURN_MIN_LABELS", cls.churn_min_labels, minimum=1),
             live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
             session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
                                      minimum=6.0),

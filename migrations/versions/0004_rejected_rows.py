@@ -1,7 +1,7 @@
 """rejected rows: rows the database refused as data, set aside by the sink
 
 Revision ID: 0004_rejected_rows
-Revises: 0002
+Revises: 0003_candidate_metrics
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_rejected_rows"
-down_revision = "0002"
+down_revision = "0003_candidate_metrics"
 branch_labels = None
 depends_on = None
 

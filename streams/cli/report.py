@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, text
 
@@ -60,6 +62,27 @@ def summary_text(settings: Settings, *, elapsed: float | None = None) -> str:
     return "\n".join(lines)
 
 
+def _json(value: Any) -> Any:
+    """A JSON column's value (SQLite may hand back the text)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def candidate_lines(serving: str | None, candidates: Any, priors: Any) -> list[str]:
+    """Which churn candidate serves, every candidate's window metrics, the BG/NBD fit."""
+    if not serving or not isinstance(candidates, dict):
+        return []
+    lines = [f"churn risk served by: {serving} (window of the newest resolved labels)"]
+    for name, m in candidates.items():
+        mark = "*" if name == serving else " "
+        lines.append(f"  {mark} {name:<15} window ROC AUC {m.get('auc')}, log loss "
+                     f"{m.get('logloss')}, labels {m.get('labels')}")
+    if isinstance(priors, dict):
+        lines.append(f"BG/NBD priors ({priors.get('source')}, {priors.get('buyers')} buyers, "
+                     f"log-likelihood {priors.get('loglik')}): r {priors.get('r')}, alpha "
+                     f"{priors.get('alpha')}, a {priors.get('a')}, b {priors.get('b')}")
+    return lines
+
+
 def report_text(settings: Settings) -> str:
     """Segment sizes, the last day of transitions, alerts and win-back uplift, model quality."""
     from online_models.alerts import uplift
@@ -84,8 +107,8 @@ def report_text(settings: Settings) -> str:
             returned: dict[bool, int] = dict(conn.execute(text(
                 "SELECT control, count(*) FROM winback_outcomes GROUP BY control")).tuples().all())
             model = conn.execute(text(
-                "SELECT version, examples, roc_auc, log_loss, drifts FROM model_versions "
-                "ORDER BY version DESC LIMIT 1")).first()
+                "SELECT version, examples, roc_auc, log_loss, drifts, serving, candidates, "
+                "priors FROM model_versions ORDER BY version DESC LIMIT 1")).first()
     finally:
         engine.dispose()
     lines = ["segments (current members)"]
@@ -101,4 +124,5 @@ def report_text(settings: Settings) -> str:
     if model is not None:
         lines.append(f"churn model v{model[0]}: {model[1]:,} labelled examples, progressive "
                      f"ROC AUC {model[2]}, log loss {model[3]}, drifts {model[4]}")
+        lines += candidate_lines(model[5], _json(model[6]), _json(model[7]))
     return "\n".join(lines)

@@ -148,7 +148,8 @@ def cdnow_events(path: str | Path | None = None, *, every: int = 1) -> Iterator[
 
 
 def synthetic_events(
-    *, users: int = 2000, days: int = 120, seed: int = 7, start: str = "2026-01-01"
+    *, users: int = 2000, days: int = 120, seed: int = 7, start: str = "2026-01-01",
+    drift_day: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield a SYNTHETIC e-commerce clickstream with planted structure, sorted by ``ts``.
 
@@ -171,6 +172,9 @@ def synthetic_events(
         Random seed.
     start
         ISO date of day 0.
+    drift_day
+        From this day on the churn mechanism changes: most price-sensitive users leave,
+        abruptly (see `streams.data.synthetic`); None (default): no drift.
 
     Examples
     --------
@@ -180,11 +184,12 @@ def synthetic_events(
     """
     from streams.data.synthetic import generate
 
-    return generate(users, days, seed, start)[1]
+    return generate(users, days, seed, start, drift_day)[1]
 
 
 def synthetic_truth(
-    *, users: int = 2000, days: int = 120, seed: int = 7, start: str = "2026-01-01"
+    *, users: int = 2000, days: int = 120, seed: int = 7, start: str = "2026-01-01",
+    drift_day: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Return the planted ground truth of `synthetic_events` with the same arguments.
 
@@ -198,7 +203,9 @@ def synthetic_truth(
       one (how many are discovered by a given day depends on the sessions drawn);
     - ``churn_day`` (days since `start`; the user has no events from this day until
       ``return_day``; ``None`` if the user never churns) and ``return_day`` (the day the
-      user is back, with at least one session that day; ``None`` if never).
+      user is back, with at least one session that day; ``None`` if never);
+    - with ``drift_day``, for price-sensitive users only: ``price_sensitive`` (True) and
+      ``abrupt`` (True when the drift makes the user leave on ``churn_day``).
 
     Examples
     --------
@@ -211,7 +218,7 @@ def synthetic_truth(
     """
     from streams.data.synthetic import generate
 
-    return {p.user_id: p.truth() for p in generate(users, days, seed, start)[0]}
+    return {p.user_id: p.truth() for p in generate(users, days, seed, start, drift_day)[0]}
 
 
 # --------------------------------------------------------------------------- files

@@ -32,6 +32,16 @@ Lifecycle and sentiment
     reviews in the two/three weeks before), and ~35% of churners come back on
     ``return_day`` with a session that day. Review texts follow their rating.
 
+Drift (``drift_day``, off by default)
+    With ``drift_day`` set, the churn mechanism changes mid-stream: 30% of users are
+    *price-sensitive* (drawn from a third RNG, ``drift-<seed>``, so the other plans stay as
+    they are): they only ever buy items under `CHEAP_PRICE` and none of them churns before
+    ``drift_day`` (a loyal cohort). From ``drift_day`` on (a price rise, say) 70% of them
+    leave, each on a day drawn in ``[drift_day, drift_day + 30)``, abruptly (no fading
+    sessions, no bad reviews before) and for good; the other users churn as above. A model
+    that learned "cheap baskets are loyal" and "fewer sessions and bad reviews mean churn"
+    is now wrong about them.
+
 Plans (the truth) come from one RNG seeded by ``plans-<seed>``, events from another
 (``events-<seed>``), so events are a deterministic function of the arguments and cannot
 shift the truth.
@@ -60,6 +70,8 @@ CORE_WEIGHT = 1.0
 SECONDARY_WEIGHTS = (0.5, 0.35, 0.25, 0.15)
 EXPLORE = 0.03
 PACE = (0.02, 0.15)
+CHEAP_PRICE = 60.0  # price-sensitive users (drift mode) buy only below this
+PRICE_SENSITIVE, DRIFT_LEAVE, DRIFT_DAYS = 0.3, 0.7, 30
 
 _POSITIVE = ("love it", "great quality", "works perfectly", "fast delivery",
              "excellent value", "highly recommend", "really happy with it")  # fmt: skip
@@ -99,6 +111,8 @@ class UserPlan:
     start: tuple[str, ...]  # categories known at signup
     order: tuple[str, ...]  # the other group categories, in discovery order
     pace: float  # probability of discovering the next category, per session
+    price_sensitive: bool = False  # drift mode only
+    abrupt: bool = False  # leaves without fading (the drift's churners)
 
     def active(self, day: int) -> bool:
         if day < self.signup_day:
@@ -118,6 +132,8 @@ class UserPlan:
             "discovery_pace": self.pace,
             "churn_day": self.churn_day,
             "return_day": self.return_day,
+            **({"price_sensitive": True, "abrupt": self.abrupt} if self.price_sensitive
+               else {}),
         }
 
 
@@ -131,7 +147,7 @@ def _weighted_order(rng: random.Random, weights: dict[str, float]) -> list[str]:
     return order
 
 
-def plans(users: int, days: int, seed: int) -> list[UserPlan]:
+def plans(users: int, days: int, seed: int, drift_day: int | None = None) -> list[UserPlan]:
     """The planted ground truth; drawn first, from its own RNG, so events cannot drift."""
     if users < 1 or days < 1:
         raise ValueError(f"users and days must be >= 1, got users={users}, days={days}")
@@ -165,7 +181,34 @@ def plans(users: int, days: int, seed: int) -> list[UserPlan]:
             pace=rng.uniform(*PACE),
         )
         out.append(plan)
+    return out if drift_day is None else _drift(out, days, seed, drift_day)
+
+
+def _drift(user_plans: list[UserPlan], days: int, seed: int, drift_day: int) -> list[UserPlan]:
+    """The drift mode's plans: price-sensitive users, most of whom leave from ``drift_day``."""
+    from dataclasses import replace
+
+    if not 0 < drift_day < days:
+        raise ValueError(f"drift_day must be in (0, {days}), got {drift_day}")
+    rng = random.Random(f"drift-{seed}")
+    out = []
+    for plan in user_plans:
+        sensitive, leaves, day = (rng.random() < PRICE_SENSITIVE, rng.random() < DRIFT_LEAVE,
+                                  drift_day + rng.randrange(DRIFT_DAYS))
+        if not sensitive:
+            out.append(plan)
+            continue
+        # Loyal until the drift (the cohort a model learns to trust), then most of them leave.
+        abrupt = leaves and plan.signup_day < day < days
+        churn_day = day if abrupt else None
+        return_day = None
+        out.append(replace(plan, price_sensitive=True, churn_day=churn_day,
+                           return_day=return_day, abrupt=abrupt))
     return out
+
+
+def _price(category: str, sku: int) -> float:
+    return round(5 + (CATEGORIES.index(category) * 37 + sku * 13) % 200 + 0.99, 2)
 
 
 def _review_text(rng: random.Random, rating: int) -> str:
@@ -230,10 +273,13 @@ def _session(
         if rng.random() < 0.3:
             s.emit("search", category=cat, query=f"{rng.choice(_QUERY_WORDS)} {cat}")
         sku = rng.randrange(40)
+        if plan.price_sensitive:  # the same draw, mapped onto the cheap items
+            cheap = [k for k in range(40) if _price(cat, k) < CHEAP_PRICE]
+            sku = cheap[sku % len(cheap)]
         item = {
             "item_id": f"sku-{cat}-{sku}",
             "category": cat,
-            "price": round(5 + (CATEGORIES.index(cat) * 37 + sku * 13) % 200 + 0.99, 2),
+            "price": _price(cat, sku),
         }
         s.emit("view", **item)
         if rng.random() < 0.25:
@@ -249,7 +295,8 @@ def _session(
         s.emit("refund", quantity=1, **bought.pop(rng.randrange(len(bought))))
     if bought and rng.random() < 0.15:
         # Users near their churn day are unhappier: sentiment is a planted churn signal.
-        near_churn = plan.churn_day is not None and 0 <= plan.churn_day - day <= 21
+        near_churn = (plan.churn_day is not None and not plan.abrupt
+                      and 0 <= plan.churn_day - day <= 21)
         rating = rng.choice((1, 2, 2, 3, 4) if near_churn else (2, 3, 4, 4, 5, 5))
         item = rng.choice(bought)
         text = _review_text(rng, rating)
@@ -260,10 +307,10 @@ def _session(
 
 
 def generate(
-    users: int, days: int, seed: int, start: str
+    users: int, days: int, seed: int, start: str, drift_day: int | None = None
 ) -> tuple[list[UserPlan], Iterator[dict[str, Any]]]:
     """The plans (drawn now) and a lazy, time-sorted iterator of their events."""
-    user_plans = plans(users, days, seed)
+    user_plans = plans(users, days, seed, drift_day)
     origin = datetime.combine(date.fromisoformat(start), datetime.min.time(), UTC)
 
     def events() -> Iterator[dict[str, Any]]:
@@ -276,7 +323,8 @@ def generate(
             for n, plan in enumerate(user_plans):
                 if not plan.active(day):
                     continue
-                fading = plan.churn_day is not None and 0 <= plan.churn_day - day <= 14
+                fading = (plan.churn_day is not None and not plan.abrupt
+                          and 0 <= plan.churn_day - day <= 14)
                 rate = plan.sessions_per_day * (0.4 if fading else 1.0)
                 count = 1 if day in (plan.signup_day, plan.return_day) else int(rate + rng.random())
                 for _ in range(count):

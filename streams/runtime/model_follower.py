@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 class ModelCache:
     """The newest model bundle this worker knows, and the raw bytes it came from."""
 
-    def __init__(self, *, interest_k: int) -> None:
-        self.interest_k = interest_k
-        self.current = ModelBundle(interest_k=interest_k)
+    def __init__(self, *, interest_k: int, horizon_days: float = 90.0,
+                 min_learner_labels: int = 2000) -> None:
+        self.interest_k, self.horizon_days = interest_k, horizon_days
+        self.min_learner_labels = min_learner_labels
+        self.current = self.fresh()
         self.raw: bytes | None = None
         self.synced = asyncio.Event()  # set once the topic was read up to its end at start
 
@@ -46,10 +48,15 @@ class ModelCache:
             self.current, self.raw = bundle, data
             log.info("models: scoring with version %s", bundle.version)
 
+    def fresh(self) -> ModelBundle:
+        """A bundle before any learning (the BG/NBD prior serves churn risk)."""
+        return ModelBundle(interest_k=self.interest_k, horizon_days=self.horizon_days,
+                           min_learner_labels=self.min_learner_labels)
+
     def trainer_copy(self) -> ModelBundle:
         """A private bundle for the trainer to learn on (the newest snapshot, else fresh)."""
         if self.raw is None:
-            return ModelBundle(interest_k=self.interest_k)
+            return self.fresh()
         return ModelBundle.from_snapshot(self.raw)
 
     async def follow(self, bootstrap: str, topic: str) -> None:
@@ -78,7 +85,9 @@ class ModelCache:
             await consumer.stop()
 
 
-models = ModelCache(interest_k=settings.engine.interest_k)
+models = ModelCache(interest_k=settings.engine.interest_k,
+                    horizon_days=settings.engine.horizon_days,
+                    min_learner_labels=settings.churn_min_labels)
 
 
 @app.task

@@ -180,6 +180,8 @@ def model_version_row(metrics: dict[str, Any], published_at: float) -> Row:
         "examples": metrics["examples"], "roc_auc": metrics.get("auc"),
         "log_loss": metrics.get("logloss"), "base_rate": metrics.get("base_rate"),
         "drifts": metrics.get("drifts", 0), "details": metrics,
+        "serving": metrics.get("serving"), "candidates": metrics.get("candidates"),
+        "priors": metrics.get("priors"),
     }
 
 

@@ -127,6 +127,10 @@ class ModelVersion(Base):
     base_rate: Mapped[float | None] = mapped_column(Float)
     drifts: Mapped[int] = mapped_column(Integer)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # 0003: the churn candidate that serves, every candidate's window metrics, the BG/NBD fit
+    serving: Mapped[str | None] = mapped_column(String(32))
+    candidates: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    priors: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class RejectedRow(Base):

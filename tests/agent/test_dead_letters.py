@@ -73,8 +73,13 @@ class FailingScorer:
 async def test_track_user_profiles__processing_error_goes_to_dead_letters(
     sink_put: AsyncMock, dead_letters_send: AsyncMock,
 ) -> None:
-    bundle = ModelBundle()
-    bundle.churn = FailingScorer()  # type: ignore[assignment]  # the scorer's interface
+    scorer = FailingScorer()
+
+    class FailingBundle(ModelBundle):
+        def churn_risk(self, x: dict[str, Any]) -> float:
+            return scorer.predict_proba_one(x)
+
+    bundle = FailingBundle()
     first = event(user_id="dl-u2", event_id="boom")
     with patch.object(models, "current", bundle):
         async with track_user_profiles.test_context() as agent:

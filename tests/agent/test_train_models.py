@@ -95,5 +95,5 @@ async def test_train_models__publishes_by_time_only_when_something_was_learned(
             await asyncio.sleep(0.6)
     assert send.await_count == 1, "no new examples: no new snapshot"
     published = ModelBundle.from_snapshot(send.call_args.kwargs["value"])
-    assert published.counts == {"churn": 1, "review": 1, "rfm": 1, "interest": 1}
+    assert published.counts == {"churn": 1, "review": 1, "rfm": 1, "interest": 1, "buyer": 0}
     assert sink_put.await_count == 1

@@ -34,3 +34,29 @@ def test_report_text__last_day_of_transitions_on_sqlite(tmp_path: Path) -> None:
     assert "at_risk -> churned" in text and "active -> at_risk" not in text
     line = next(x for x in text.splitlines() if "at_risk -> churned" in x)
     assert line.split()[-1] == "2"
+
+
+def test_report_text__shows_every_churn_candidate_and_the_one_serving(tmp_path: Path) -> None:
+    from online_models.bundle import ModelBundle, example
+    from streams.runtime.outputs import model_version_row
+    from streams.storage.schema import ModelVersion
+
+    url = f"sqlite:///{tmp_path / 'lifeline.db'}"
+    migrate(url)  # up to 0003_candidate_metrics
+    bundle = ModelBundle()
+    for i in range(400):
+        x = {"recency_days": float(i % 100), "purchases": 2.0, "frequency": 1.0,
+             "purchase_age_days": 150.0}
+        bundle.learn(example("churn", x=x, y=int(i % 100 >= 50)))
+    bundle.snapshot()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(ModelVersion), [model_version_row(bundle.metrics(), 0.0)])
+        stored = conn.execute(sa.select(ModelVersion.serving, ModelVersion.candidates)).one()
+    engine.dispose()
+    assert stored[0] == "bgnbd" and set(stored[1]) >= {"recency", "bgnbd", "learner", "stack"}
+    text = report_text(Settings.from_env({"LIFELINE_DATABASE_URL": url}))
+    assert "churn risk served by: bgnbd" in text
+    line = next(x for x in text.splitlines() if x.strip().startswith("recency"))
+    assert "window ROC AUC 1.0" in line  # the label is recency >= 50 days here
+    assert "BG/NBD priors (cdnow" in text

@@ -234,3 +234,22 @@ def test_read_events__csv_epoch_ts(tmp_path: Path) -> None:
 def test_read_events__bad_extension(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsupported extension"):
         read_events(tmp_path / "events.parquet")
+
+
+def test_synthetic_events__drift_day_makes_a_loyal_cheap_cohort_leave() -> None:
+    from streams.data.synthetic import CHEAP_PRICE, DRIFT_DAYS
+
+    kwargs: dict[str, Any] = {"users": 300, "days": 120, "seed": 5}
+    plain = synthetic_truth(**kwargs)
+    truth = synthetic_truth(**kwargs, drift_day=60)
+    sensitive = {u for u, t in truth.items() if t.get("price_sensitive")}
+    assert 50 <= len(sensitive) <= 130 and not any("price_sensitive" in t for t in plain.values())
+    assert {u: plain[u] for u in plain if u not in sensitive} == {
+        u: truth[u] for u in truth if u not in sensitive}  # the other plans are untouched
+    leavers = [u for u in sensitive if truth[u]["abrupt"]]
+    assert len(leavers) > len(sensitive) / 2
+    assert all(60 <= truth[u]["churn_day"] < 60 + DRIFT_DAYS for u in leavers)
+    assert all(truth[u]["churn_day"] is None for u in sensitive if u not in leavers)
+    bought = [e for e in synthetic_events(**kwargs, drift_day=60)
+              if e["type"] == "purchase" and e["user_id"] in sensitive]
+    assert bought and all(e["price"] < CHEAP_PRICE for e in bought)

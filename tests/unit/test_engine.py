@@ -38,10 +38,20 @@ class ScriptedRisk:
         return [("recency_days", 1.0)]
 
 
+class ScriptedBundle(ModelBundle):
+    """A bundle that serves the scripted risk (instead of its champion's) and explains it."""
+
+    def __init__(self, fixed: float | None = None) -> None:
+        super().__init__()
+        self.scripted = ScriptedRisk(fixed)
+        self.churn = self.scripted  # type: ignore[assignment]  # explain() for alert reasons
+
+    def churn_risk(self, x: dict[str, Any]) -> float:
+        return self.scripted.predict_proba_one(x)
+
+
 def models(fixed: float | None = None) -> ModelBundle:
-    bundle = ModelBundle()
-    bundle.churn = ScriptedRisk(fixed)  # type: ignore[assignment]  # the scorer's interface
-    return bundle
+    return ScriptedBundle(fixed)
 
 
 CONFIG = EngineConfig(horizon_days=40.0, rescore_days=2.0,

@@ -1,0 +1,126 @@
+"""Champion / challenger: window bookkeeping, the switching rule, plain-data round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from online_models.bundle import ModelBundle, example
+from online_models.champion import STACK, Champion
+
+pytestmark = pytest.mark.unit
+
+
+def _stream(ch: Champion, labels: int, *, good: str, rng: random.Random,
+            every: int = 100) -> list[bool]:
+    """Labels where ``good`` separates the classes well, the others weakly; evaluations."""
+    switched = []
+    for i in range(labels):
+        y = int(rng.random() < 0.4)
+        scores = {n: (1.2 if n == good else 0.25) * y + rng.gauss(0, 1) for n in ch.names}
+        ch.update(scores, y)
+        if (i + 1) % every == 0:
+            switched.append(ch.evaluate({"prior": True, "learner": True, "recency": True}))
+    return switched
+
+
+def test_champion__prior_first_then_learner_switches_exactly_once() -> None:
+    rng = random.Random(7)
+    ch = Champion(["recency", "prior", "learner"], default="prior", window=1000,
+                  min_labels=300, stack=False)
+    first = _stream(ch, 3000, good="prior", rng=rng)
+    assert ch.serving == "prior" and not any(first)
+    second = _stream(ch, 3000, good="learner", rng=rng)
+    assert ch.serving == "learner"
+    assert sum(second) == 1
+    assert [(h["from"], h["to"]) for h in ch.history] == [("prior", "learner")]
+    # the window holds the newest labels only: the learner's window AUC is the better one
+    assert ch.metrics()["learner"]["auc"] > ch.metrics()["prior"]["auc"] + 0.1
+
+
+def test_champion__default_serves_until_min_labels() -> None:
+    rng = random.Random(1)
+    ch = Champion(["prior", "learner"], default="prior", window=500, min_labels=400,
+                  stack=False)
+    _stream(ch, 300, good="learner", rng=rng)  # better, but too few labels to decide
+    assert ch.serving == "prior"
+    _stream(ch, 200, good="learner", rng=rng)
+    assert ch.serving == "learner"
+
+
+def test_champion__immature_candidate_never_serves() -> None:
+    rng = random.Random(3)
+    ch = Champion(["prior", "learner"], default="prior", window=500, min_labels=100)
+    for _ in range(500):
+        y = int(rng.random() < 0.5)
+        ch.update({"prior": rng.gauss(0, 1), "learner": 2.0 * y + rng.gauss(0, 1)}, y)
+    assert not ch.evaluate({"prior": True, "learner": False})
+    assert ch.serving == "prior"  # neither the learner nor a stack that includes it
+    assert ch.evaluate({"prior": True, "learner": True})
+    assert ch.serving in ("learner", STACK)
+
+
+def test_champion__served_score_is_calibrated_on_the_window() -> None:
+    rng = random.Random(5)
+    ch = Champion(["a"], default="a", window=2000, min_labels=100, stack=False)
+    for _ in range(2000):
+        y = int(rng.random() < 0.2)
+        ch.update({"a": 10.0 * (y + rng.gauss(0, 1))}, y)  # far too confident as a logit
+    ch.evaluate()
+    probs = [ch.serve({"a": 10.0 * (int(rng.random() < 0.2) + rng.gauss(0, 1))})
+             for _ in range(4000)]
+    assert sum(probs) / len(probs) == pytest.approx(0.2, abs=0.03)
+
+
+def test_champion__data_round_trip_is_json_and_validated() -> None:
+    rng = random.Random(2)
+    ch = Champion(["prior", "learner"], default="prior", window=200, min_labels=50)
+    _stream(ch, 300, good="learner", rng=rng, every=50)
+    data = json.loads(json.dumps(ch.to_data()))
+    back = Champion.from_data(data)
+    assert back.to_data() == ch.to_data()
+    assert back.serve({"prior": 0.3, "learner": 1.0}) == ch.serve({"prior": 0.3, "learner": 1.0})
+    bad = {**data, "rows": [[2, 0, 0, 0, 0, 0, 0]]}
+    with pytest.raises(ValueError):
+        Champion.from_data(bad)
+    with pytest.raises(ValueError):
+        Champion.from_data({**data, "platt": {"prior": [0.0, float("nan")]}})
+
+
+def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_better(
+) -> None:
+    b = ModelBundle(min_learner_labels=10)
+    rng = random.Random(4)
+    for i in range(1200):  # churn is told by the open cart, which only the learner reads
+        y = int(rng.random() < 0.5)
+        x = {"recency_days": rng.uniform(0, 60), "purchases": 2.0, "cart_open": float(y),
+             "frequency": 1.0, "purchase_age_days": 200.0}
+        # snapshots every half day; each is scored by the scorers in force when it was taken
+        assert b.learn(example("churn", x=x, y=y, t=i * 43_200.0))
+    b.snapshot()
+    m = b.metrics()
+    assert set(m["candidates"]) == {"recency", "bgnbd", "p_alive", "learner", "stack"}
+    assert all(c["labels"] == 1200 for c in m["candidates"].values())
+    assert m["candidates"]["learner"]["auc"] > 0.9 > m["candidates"]["bgnbd"]["auc"]
+    assert m["serving"] in ("learner", "stack")
+    assert m["switches"][-1]["from"] == "bgnbd"
+
+
+def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
+    from online_models.candidates import logit
+
+    b = ModelBundle(horizon_days=10.0)
+    day = 86_400.0
+    for i in range(600):  # the learner learns "recency > 30 days means churn" as time passes
+        x = {"recency_days": float(i % 60)}
+        b.learn(example("churn", x=x, y=int(i % 60 > 30), t=i * day / 10))
+    t = 50 * day  # a label whose features were taken 10 days before the newest label
+    then = b.asof.at(t)
+    assert then is not None and then.at <= t and then.learner.examples < b.churn.examples
+    x = {"recency_days": 55.0}
+    b.learn(example("churn", x=x, y=1, t=t))
+    z_learner = b.champion.rows[-1][1 + b.champion.names.index("learner")]
+    assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(x)))
+    assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(x)))
