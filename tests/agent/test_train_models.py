@@ -97,3 +97,19 @@ async def test_train_models__publishes_by_time_only_when_something_was_learned(
     published = ModelBundle.from_snapshot(send.call_args.kwargs["value"])
     assert published.counts == {"churn": 1, "review": 1, "rfm": 1, "interest": 1, "buyer": 0}
     assert sink_put.await_count == 1
+
+
+async def test_train_models__numbering_continues_from_model_versions(
+    bundle: ModelBundle, outputs: dict[str, AsyncMock], sink_put: AsyncMock,
+) -> None:
+    send = outputs["models"]
+    # The model topic was lost (a fresh bundle, version 0); the database remembers version 7.
+    with configure(snapshot_examples=10**6, snapshot_seconds=0.2), \
+            patch.object(trainer, "recorded_model_version", return_value=7):
+        async with trainer.train_models.test_context() as agent:
+            await agent.put({"examples": [churn(1)]})
+            await until(lambda: send.await_count == 1, "a snapshot after the period")
+    assert ModelBundle.from_snapshot(send.call_args.kwargs["value"]).version == 8
+    assert send.call_args.kwargs["key"] == snapshot_key(8)
+    [(_, row)] = sink_put.call_args.args[0]
+    assert row["version"] == 8
