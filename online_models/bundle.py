@@ -4,21 +4,49 @@ River estimators are not safe to share or merge, so workers never learn: they se
 examples (plain dicts, see :func:`example`) to the trainer, which calls
 :meth:`ModelBundle.learn` and periodically publishes :meth:`ModelBundle.snapshot` bytes.
 
+A snapshot is data, never code: JSON holding each component's ``to_data()`` under its name
+in :data:`COMPONENTS` (each with its own kind and schema version), read back with
+``from_data`` after checking every field. Adding a model to the bundle is one entry there.
+
 Pure: no Faust, no I/O.
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Any
 
+from online_models import modeldata as md
 from online_models.interest import InterestModel
 from online_models.learner import Calibration, ChurnModel
 from online_models.rfm import RFMScorer
-from online_models.sentiment import SentimentModel
+from online_models.sentiment import MAX_TERMS, SentimentModel
 
 KINDS = ("churn", "review", "rfm", "interest")
+# Bundle attribute -> its class (``to_data()`` / ``from_data(d)``). A snapshot without one
+# of them (an older trainer) leaves that component fresh; unknown names are ignored (a newer
+# trainer), so workers and trainer can be upgraded one at a time.
+COMPONENTS: dict[str, Any] = {
+    "churn": ChurnModel,
+    "calibration": Calibration,
+    "sentiment": SentimentModel,
+    "rfm": RFMScorer,
+    "interest": InterestModel,
+}
+# A snapshot must fit one Kafka message: the producer's default ``max_request_size`` is
+# 1,048,576 bytes; 1,000,000 leaves room for the record's key, headers and signature.
+MAX_SNAPSHOT_BYTES = 1_000_000
+_SCHEMA = 1
+
+
+class SnapshotTooLarge(ValueError):
+    """A snapshot over the size limit; the bundle's version was not bumped."""
+
+
+def _terms(value: Any) -> dict[int, int]:
+    pairs = md.seq(value, "review terms", max_len=MAX_TERMS)
+    return {md.integer(b, "bucket", hi=1 << 20): md.integer(n, "count", lo=1, hi=10_000)
+            for b, n in (md.pair(p, "review term") for p in pairs)}
 
 
 def example(kind: str, **fields: Any) -> dict[str, Any]:
@@ -47,7 +75,7 @@ class ModelBundle:
     >>> b = ModelBundle()
     >>> b.learn(example("churn", x={"recency_days": 40.0}, y=1))
     True
-    >>> b.learn(example("review", text="love it", rating=5))
+    >>> b.learn(example("review", h=[[1, 2], [40, 1]], rating=5))
     True
     >>> b.learn({"k": "nonsense"})
     False
@@ -79,8 +107,9 @@ class ModelBundle:
                 x, y = ex["x"], int(ex["y"])
                 self.calibration.update(self.churn.predict_proba_one(x), y)
                 self.churn.learn_one(x, y)
-            elif kind == "review":
-                if not self.sentiment.learn_one(str(ex["text"]), int(ex["rating"])):
+            elif kind == "review":  # hashed terms ("h"); "text" from workers before 12
+                terms = _terms(ex["h"]) if "h" in ex else self.sentiment.features(str(ex["text"]))
+                if not self.sentiment.learn_features(terms, int(ex["rating"])):
                     return False
             elif kind == "rfm":
                 at = ex.get("at")
@@ -106,22 +135,72 @@ class ModelBundle:
         return {**self.churn.metrics(), "version": self.version, "counts": dict(self.counts),
                 "calibration_error": round(self.calibration.ece(), 4)}
 
-    def snapshot(self) -> bytes:
-        """Bump the version and pickle the whole bundle (the trainer resumes from it too).
+    def to_data(self) -> dict[str, Any]:
+        """The bundle as data: version, example counts and every component's data.
+
+        >>> d = ModelBundle().to_data()
+        >>> d["kind"], d["version"], sorted(d["components"]) == sorted(COMPONENTS)
+        ('bundle', 0, True)
+        """
+        return md.header(
+            "bundle", _SCHEMA, version=self.version, published_at=self.published_at,
+            counts=dict(self.counts),
+            components={name: getattr(self, name).to_data() for name in COMPONENTS},
+        )
+
+    @classmethod
+    def from_data(cls, d: Any) -> ModelBundle:
+        """The bundle of :meth:`to_data`, every component checked (``ValueError`` if not).
+
+        >>> d = ModelBundle().to_data()
+        >>> ModelBundle.from_data({**d, "counts": {"churn": -1}})
+        Traceback (most recent call last):
+        ...
+        ValueError: bundle.counts.churn: -1 is outside [0, 9007199254740992]
+        """
+        d = md.check_header(d, "bundle", _SCHEMA)
+        bundle = cls()
+        bundle.version = md.integer(d.get("version"), "bundle.version")
+        bundle.published_at = md.num(d.get("published_at"), "bundle.published_at", lo=0)
+        counts = md.obj(d.get("counts"), "bundle.counts")
+        for kind, n in counts.items():
+            if kind in bundle.counts:
+                bundle.counts[kind] = md.integer(n, f"bundle.counts.{kind}")
+        components = md.obj(d.get("components"), "bundle.components")
+        for name, kind in COMPONENTS.items():
+            if name in components:
+                setattr(bundle, name, kind.from_data(components[name]))
+        bundle.churn.version = bundle.version
+        return bundle
+
+    def snapshot(self, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> bytes:
+        """Bump the version and serialize the whole bundle as data (the trainer resumes from
+        it too). :class:`SnapshotTooLarge` (version unchanged) if over ``max_bytes``.
 
         >>> b = ModelBundle()
         >>> _ = b.snapshot()
         >>> ModelBundle.from_snapshot(b.snapshot()).version
         2
+        >>> b.snapshot(max_bytes=100)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        online_models.bundle.SnapshotTooLarge: snapshot of version 3 is ... bytes, over ...
         """
         self.version += 1
         self.churn.version = self.version
-        self.published_at = time.time()
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        published_at, self.published_at = self.published_at, time.time()
+        data = md.dumps(self.to_data())
+        if len(data) > max_bytes:
+            self.version -= 1
+            self.churn.version, self.published_at = self.version, published_at
+            raise SnapshotTooLarge(f"snapshot of version {self.version + 1} is {len(data)} "
+                                   f"bytes, over the limit of {max_bytes}")
+        return data
 
     @classmethod
-    def from_snapshot(cls, data: bytes) -> ModelBundle:
-        """The bundle of :meth:`snapshot` bytes (only from our own trainer's topic).
+    def from_snapshot(cls, data: bytes, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> ModelBundle:
+        """The bundle of :meth:`snapshot` bytes; ``ValueError`` for anything else (JSON is
+        parsed, never executed, and every field is checked before use).
 
         >>> import pickle
         >>> ModelBundle.from_snapshot(ModelBundle().snapshot()).version
@@ -129,9 +208,6 @@ class ModelBundle:
         >>> ModelBundle.from_snapshot(pickle.dumps({"not": "a bundle"}))
         Traceback (most recent call last):
         ...
-        ValueError: not a ModelBundle snapshot
+        ValueError: snapshot is not JSON
         """
-        bundle = pickle.loads(data)  # trusted: written by Lifeline's trainer
-        if not isinstance(bundle, cls):
-            raise ValueError("not a ModelBundle snapshot")
-        return bundle
+        return cls.from_data(md.loads(data, max_bytes=max_bytes))
