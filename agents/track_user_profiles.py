@@ -56,6 +56,7 @@ from streams.runtime.outputs import (
     sink,
 )
 from streams.runtime.tables import complete_recovery, profiles_for_user
+from streams.runtime.trust import tick_refusal
 from streams.settings import settings
 from streams.storage.database_sink import Ack, Row, Upsert
 from streams.topics import TICK_HEADER
@@ -248,6 +249,10 @@ async def tick(src: Source, value: bytes, ack: Ack | None) -> None:
     to read everyone's risk at one instant).
     """
     partition = src.partition
+    refusal = tick_refusal(value, src.headers)
+    if refusal is not None:  # with a signing key: unsigned or forged, never applied
+        await dead_letter(src, value, ack, "bad_signature", f"tick {refusal.reason}")
+        return
     try:
         order = orjson.loads(value)
         at = order.get("at")

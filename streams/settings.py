@@ -14,6 +14,7 @@ from online_models.alerts import AlertPolicy
 from online_models.engine import EngineConfig
 from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import ProfileConfig
+from online_models.signing import MIN_KEY_BYTES
 
 PREFIX = "LIFELINE_"
 
@@ -44,6 +45,30 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{PREFIX}{name} must be in [{minimum}, {maximum}], got {value}")
     return value
+
+
+def _signing_key(env: Mapping[str, str]) -> bytes | None:
+    """``LIFELINE_SIGNING_KEY`` (UTF-8) or the bytes of ``LIFELINE_SIGNING_KEY_FILE`` (one
+    trailing newline dropped); never echoed in an error."""
+    inline, path = _get(env, "SIGNING_KEY", ""), _get(env, "SIGNING_KEY_FILE", "")
+    if inline and path:
+        raise ValueError(f"set {PREFIX}SIGNING_KEY or {PREFIX}SIGNING_KEY_FILE, not both")
+    if path:
+        try:
+            with open(path, "rb") as f:
+                key = f.read(4097)
+        except OSError as exc:
+            raise ValueError(f"{PREFIX}SIGNING_KEY_FILE cannot be read: {exc.strerror}") from None
+        key = key[:-1] if key.endswith(b"\n") else key
+    elif inline:
+        key = inline.encode("utf-8")
+    else:
+        return None
+    if not MIN_KEY_BYTES <= len(key) <= 4096:
+        name = "SIGNING_KEY_FILE" if path else "SIGNING_KEY"
+        raise ValueError(f"{PREFIX}{name} must hold {MIN_KEY_BYTES} to 4096 bytes "
+                         "(e.g. 32 random bytes, hex-encoded)")
+    return key
 
 
 def _engine(env: Mapping[str, str]) -> EngineConfig:
@@ -96,6 +121,9 @@ class Settings:
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
     live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
     session_timeout_s: float = 30.0  # LIFELINE_SESSION_TIMEOUT_S: consumer group session
+    # LIFELINE_SIGNING_KEY or LIFELINE_SIGNING_KEY_FILE: HMAC key of the internal messages
+    # (model snapshots, training batches, operator ticks); None: unsigned, accepted as is.
+    signing_key: bytes | None = field(default=None, repr=False)
     engine: EngineConfig = field(default_factory=EngineConfig)
     # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_WINDOW,
     # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
@@ -142,6 +170,7 @@ class Settings:
             live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
             session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
                                      minimum=6.0),
+            signing_key=_signing_key(env),
             engine=_engine(env),
         )
 
@@ -163,7 +192,8 @@ class Settings:
         """One line for the start of a worker: what it connects to and where it keeps state."""
         return (f"broker {self.broker}, database {self.database_url_redacted}, data dir "
                 f"{self.data_dir}, store {self.store}, partitions {self.partitions}, app id "
-                f"{self.app_id}, topic prefix {self.topic_prefix!r}")
+                f"{self.app_id}, topic prefix {self.topic_prefix!r}, internal messages "
+                f"{'signed' if self.signing_key else 'NOT signed (no LIFELINE_SIGNING_KEY)'}")
 
     @property
     def bootstrap(self) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table
 
 from online_models.profile import UserState, decayed_affinity
@@ -15,6 +17,7 @@ from streams.runtime.channels import training_topic
 from streams.runtime.continuity import mark_partition
 from streams.runtime.faust_private import changelog_sent_callback
 from streams.runtime.tables import profiles_for_user
+from streams.runtime.trust import seal
 from streams.settings import settings
 from streams.storage.database_sink import Row, Sink, Upsert
 from streams.storage.schema import (
@@ -27,6 +30,8 @@ from streams.storage.schema import (
     WinbackOutcome,
     make_engine,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _table(model: type[Base]) -> Table:
@@ -63,18 +68,46 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
     await send([item for item in states.items() if mark_partition(item[0]) is not None])
 
 
-# Training examples travel in messages of at most this many (well under the broker's 1 MB).
+# Training examples travel in messages of at most this many examples and bytes (under the
+# producer's 1,000,000-byte limit with room for the signature; review examples are hashed
+# terms, at most ~3.3 KB each).
 TRAINING_CHUNK = 500
+TRAINING_MAX_BYTES = 900_000
+
+
+def training_messages(examples: list[dict[str, Any]]) -> list[bytes]:
+    """``{"examples": [...]}`` JSON messages of at most :data:`TRAINING_CHUNK` examples and
+    :data:`TRAINING_MAX_BYTES` bytes, in order (an example alone over the limit is dropped).
+
+    >>> training_messages([{"k": "rfm", "r": 1.0}] * 3)
+    [b'{"examples":[{"k":"rfm","r":1.0},{"k":"rfm","r":1.0},{"k":"rfm","r":1.0}]}']
+    """
+    messages: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 20  # {"examples":[...]}
+    for example in examples:
+        encoded = orjson.dumps(example)
+        if len(encoded) + 20 > TRAINING_MAX_BYTES:
+            log.warning("training: dropped an example of %d bytes", len(encoded))
+            continue
+        if chunk and (len(chunk) >= TRAINING_CHUNK or size + len(encoded) > TRAINING_MAX_BYTES):
+            messages.append(b'{"examples":[' + b",".join(chunk) + b"]}")
+            chunk, size = [], 20
+        chunk.append(encoded)
+        size += len(encoded) + 1
+    if chunk:
+        messages.append(b'{"examples":[' + b",".join(chunk) + b"]}")
+    return messages
 
 
 async def send_training(examples: list[dict[str, Any]]) -> None:
     """Publish one flush's training examples, in order, and wait until the broker has them.
 
     One message per flush (not per source event): the trainer learns the examples in the
-    same order, and the worker saves a send per event.
+    same order, and the worker saves a send per event. Signed when a key is set.
     """
-    pending = [await training_topic.send(value={"examples": examples[i:i + TRAINING_CHUNK]})
-               for i in range(0, len(examples), TRAINING_CHUNK)]
+    pending = [await training_topic.send(value=seal(message, purpose="training"))
+               for message in training_messages(examples)]
     await asyncio.gather(*pending)
 
 
