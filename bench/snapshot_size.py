@@ -14,7 +14,8 @@ No broker. Side by side in one run:
   long noisy reviews (a Zipf vocabulary of 20,000 neutral words, 300 polar words carrying
   the rating 80 % of the time).
 
-Run: ``python -m bench.snapshot_size [--users 2000 --days 120 --long-reviews 40]``.
+Run: ``python -m bench.snapshot_size [--users 2000 --days 120 --long-reviews 40]
+[--sizes-only]``.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def realistic_bundle(users: int, days: int, seed: int) -> tuple[ModelBundle, lis
 
 def _row(label: str, before: float, after: float, unit: str = "") -> str:
     ratio = f"{before / after:8.1f}x" if after else "       -"
-    return f"{label:<46} {before:>12,.4g}{unit} {after:>12,.4g}{unit} {ratio}"
+    return f"{label:<46} {before:>12,.0f}{unit} {after:>12,.0f}{unit} {ratio}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--long-reviews", type=int, default=40)
+    parser.add_argument("--sizes-only", action="store_true", help="skip the quality table")
     args = parser.parse_args(argv)
 
     print(f"{'bytes':<46} {'unbounded':>12} {'hashed':>12} {'ratio':>9}")
@@ -204,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"whole bundle snapshot: {len(bundle.snapshot()):,} bytes "
           f"({', '.join(f'{k} {v:,}' for k, v in sizes.items())}); counts {bundle.counts}; "
           f"{time.perf_counter() - t0:.0f} s")
-
+    if args.sizes_only:
+        return
     print(f"\n{'quality: accuracy / ROC AUC (n polar)':<40} {'unbounded':>15} "
           + " ".join(f"{f'2^{b}':>15}" for b in (12, 14, 16)) + f" {'2^14 +bigrams':>15}")
     sets = {"synthetic reviews (300 users, 40 days)": synthetic_reviews(300, 40, 3),

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.unit
 
 
 class _CreatesFile:
-    """Unpickling this runs ``Path.touch`` on the marker path: code in data."""
+    """Unpickling this runs ``touch`` on the marker path: code hidden in data."""
 
     def __init__(self, path: str) -> None:
         self.path = path
