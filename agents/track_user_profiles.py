@@ -32,6 +32,7 @@ from streams.runtime.erasure import is_erased, locks, request_expiry
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import PROFILES, profile_row, sink
 from streams.runtime.tables import profiles_for_user
+from streams.runtime.trust import tick_refusal
 from streams.runtime.worker_state import PartitionState, WorkerState
 from streams.settings import settings
 from streams.storage.database_sink import Ack
@@ -102,6 +103,10 @@ async def tick(src: Source, value: bytes, ack: Ack | None) -> None:
     the allowed skew) and re-assesses the users due by then, or every user of the partition
     with ``all`` (after a model or policy change, or to read everyone's risk at one instant).
     """
+    refusal = tick_refusal(value, src.headers)
+    if refusal is not None:  # with a signing key: unsigned or forged, never applied
+        await dead_letter(worker, src, value, ack, "bad_signature", f"tick {refusal.reason}")
+        return
     try:
         order = orjson.loads(value)
         at = None if order.get("at") is None else float(order["at"])

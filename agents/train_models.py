@@ -6,7 +6,9 @@ highest in ``model_versions``, so numbering survives the loss of the model topic
 resolved churn labels (progressive validation, every churn candidate scored first), buyers
 (the BG/NBD priors), rated reviews, RFM observations and interest vectors, and publishes a new
 versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples or ``LIFELINE_SNAPSHOT_SECONDS``
-seconds, recording its quality in ``model_versions``.
+seconds, recording its quality in ``model_versions``. Training batches that are refused
+(signature, see streams/runtime/trust.py) or are not JSON are counted and skipped; a snapshot
+over the message limit is logged and not published.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from faust import StreamT
 
+from online_models.bundle import MAX_SNAPSHOT_BYTES, SnapshotTooLarge
 from streams.app import app
 from streams.runtime.channels import models_topic, training_topic
 from streams.runtime.continuity import until_done
@@ -28,18 +32,27 @@ from streams.runtime.outputs import (
     recorded_model_version,
     sink,
 )
+from streams.runtime.trust import opened, seal
 from streams.settings import settings
 from streams.topics import snapshot_key
 
 log = logging.getLogger(__name__)
 _logged = {"label": -1}  # champion switches up to this label count were logged
 
+stats = {"batches": 0, "bad_batches": 0, "oversized_snapshots": 0}
+
 
 async def publish_snapshot(bundle: Any) -> None:
     """Publish the bundle to every worker and record the version's quality (the snapshot
-    judges the churn candidates first; a change of the served one is logged)."""
-    data = bundle.snapshot()
-    await models_topic.send(key=snapshot_key(bundle.version), value=data)
+    judges the churn candidates first; a change of the served one is logged). A snapshot over
+    the message limit is refused, logged and counted: the workers keep the previous one."""
+    try:
+        data = bundle.snapshot(max_bytes=MAX_SNAPSHOT_BYTES)
+    except SnapshotTooLarge as exc:
+        stats["oversized_snapshots"] += 1
+        log.error("trainer: not publishing: %s (%d times)", exc, stats["oversized_snapshots"])
+        return
+    await models_topic.send(key=snapshot_key(bundle.version), value=seal(data, purpose="models"))
     metrics = bundle.metrics()
     new = [h for h in bundle.champion.history if h["label"] > _logged["label"]]
     _logged["label"] = bundle.champion.labels
@@ -52,8 +65,24 @@ async def publish_snapshot(bundle: Any) -> None:
              metrics)
 
 
+def examples_of(message: Any) -> list[Any]:
+    """The examples of one training message ([] if it is refused or malformed)."""
+    stats["batches"] += 1
+    data = opened(message, purpose="training", origin="lifeline-training") \
+        if isinstance(message, bytes) else None
+    try:
+        decoded = orjson.loads(data) if data is not None else None
+    except orjson.JSONDecodeError:
+        decoded = None
+    batch = decoded.get("examples") if isinstance(decoded, dict) else None
+    if not isinstance(batch, list):
+        stats["bad_batches"] += 1
+        return []
+    return batch
+
+
 @app.agent(training_topic)
-async def train_models(stream: StreamT[dict[str, Any]]) -> None:
+async def train_models(stream: StreamT[bytes]) -> None:
     """Learn from the training topic (``{"examples": [...]}`` per worker sink flush); publish
     snapshots by count or time."""
     await models.synced.wait()
@@ -66,9 +95,9 @@ async def train_models(stream: StreamT[dict[str, Any]]) -> None:
                     "numbering continues from %s", recorded, bundle.version, recorded)
         bundle.version = recorded
     fresh, last = 0, time.monotonic()
-    async for examples in stream.take(500, within=settings.snapshot_seconds):
-        for message in examples:
-            batch = message.get("examples", []) if isinstance(message, dict) else []
+    async for messages in stream.take(500, within=settings.snapshot_seconds):
+        for message in messages:
+            batch = examples_of(message)
             for ex in batch:
                 if isinstance(ex, dict):
                     fresh += bundle.learn(ex)

@@ -4,15 +4,19 @@ River estimators are not safe to share or merge, so workers never learn: they se
 examples (plain dicts, see :func:`example`) to the trainer, which calls
 :meth:`ModelBundle.learn` and periodically publishes :meth:`ModelBundle.snapshot` bytes.
 
+A snapshot is data, never code: JSON holding each component's ``to_data()`` under its name
+in :data:`COMPONENTS` (each with its own kind and schema version), read back with
+``from_data`` after checking every field. Adding a model to the bundle is one entry there.
+
 Pure: no Faust, no I/O.
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Any
 
+from online_models import modeldata as md
 from online_models.asof import AsOf
 from online_models.candidates import NAMES, PRIOR, candidate_scores
 from online_models.champion import Champion
@@ -21,9 +25,38 @@ from online_models.learner import Calibration, ChurnModel
 from online_models.priors import Priors
 from online_models.profile import DAY
 from online_models.rfm import RFMScorer
-from online_models.sentiment import SentimentModel
+from online_models.sentiment import MAX_TERMS, SentimentModel
 
 KINDS = ("churn", "review", "rfm", "interest", "buyer")
+# Bundle attribute -> its class (``to_data()`` / ``from_data(d)``). A snapshot without one
+# of them (an older trainer) leaves that component fresh; unknown names are ignored (a newer
+# trainer), so workers and trainer can be upgraded one at a time. The trainer's checkpoints of
+# past scorers (``asof``) stay out: after a trainer restart, labels taken before it are scored
+# with the current scorers until new checkpoints accrue.
+COMPONENTS: dict[str, Any] = {
+    "churn": ChurnModel,
+    "calibration": Calibration,
+    "sentiment": SentimentModel,
+    "rfm": RFMScorer,
+    "interest": InterestModel,
+    "priors": Priors,
+    "champion": Champion,
+}
+# A snapshot must fit one Kafka message: Faust's producer refuses requests over 1,000,000
+# bytes (``producer_max_request_size``); 960,000 leaves room for the record's key, headers,
+# batch overhead and the 89-byte signature envelope.
+MAX_SNAPSHOT_BYTES = 960_000
+_SCHEMA = 1
+
+
+class SnapshotTooLarge(ValueError):
+    """A snapshot over the size limit; the bundle's version was not bumped."""
+
+
+def _terms(value: Any) -> dict[int, int]:
+    pairs = md.seq(value, "review terms", max_len=MAX_TERMS)
+    return {md.integer(b, "bucket", hi=1 << 20): md.integer(n, "count", lo=1, hi=10_000)
+            for b, n in (md.pair(p, "review term") for p in pairs)}
 
 
 def example(kind: str, **fields: Any) -> dict[str, Any]:
@@ -63,7 +96,7 @@ class ModelBundle:
     >>> b = ModelBundle()
     >>> b.learn(example("churn", x={"recency_days": 40.0}, y=1))
     True
-    >>> b.learn(example("review", text="love it", rating=5))
+    >>> b.learn(example("review", h=[[1, 2], [40, 1]], rating=5))
     True
     >>> b.learn({"k": "nonsense"})
     False
@@ -101,8 +134,9 @@ class ModelBundle:
             kind = ex["k"]
             if kind == "churn":
                 self._learn_churn(ex["x"], int(ex["y"]), ex.get("t"))
-            elif kind == "review":
-                if not self.sentiment.learn_one(str(ex["text"]), int(ex["rating"])):
+            elif kind == "review":  # hashed terms ("h"); "text" from workers before 12
+                terms = _terms(ex["h"]) if "h" in ex else self.sentiment.features(str(ex["text"]))
+                if not self.sentiment.learn_features(terms, int(ex["rating"])):
                     return False
             elif kind == "rfm":
                 at = ex.get("at")
@@ -204,24 +238,78 @@ class ModelBundle:
                 "serving": self.champion.serving, "candidates": self.champion.metrics(),
                 "priors": self.priors.metrics(), "switches": list(self.champion.history)}
 
-    def snapshot(self) -> bytes:
-        """Judge the candidates, bump the version and pickle the whole bundle (the trainer
-        resumes from it too).
+    def to_data(self) -> dict[str, Any]:
+        """The bundle as data: version, example counts and every component's data.
+
+        >>> d = ModelBundle().to_data()
+        >>> d["kind"], d["version"], sorted(d["components"]) == sorted(COMPONENTS)
+        ('bundle', 0, True)
+        """
+        return md.header(
+            "bundle", _SCHEMA, version=self.version, published_at=self.published_at,
+            counts=dict(self.counts), horizon_days=self.horizon_days,
+            min_learner_labels=self.min_learner_labels,
+            components={name: getattr(self, name).to_data() for name in COMPONENTS},
+        )
+
+    @classmethod
+    def from_data(cls, d: Any) -> ModelBundle:
+        """The bundle of :meth:`to_data`, every component checked (``ValueError`` if not).
+
+        >>> d = ModelBundle().to_data()
+        >>> ModelBundle.from_data({**d, "counts": {"churn": -1}})
+        Traceback (most recent call last):
+        ...
+        ValueError: bundle.counts.churn: -1 is outside [0, 9007199254740992]
+        """
+        d = md.check_header(d, "bundle", _SCHEMA)
+        bundle = cls(horizon_days=md.num(d.get("horizon_days", 90.0), "bundle.horizon_days",
+                                         lo=1e-6, hi=36_500),
+                     min_learner_labels=md.integer(d.get("min_learner_labels", 2000),
+                                                   "bundle.min_learner_labels"))
+        bundle.version = md.integer(d.get("version"), "bundle.version")
+        bundle.published_at = md.num(d.get("published_at"), "bundle.published_at", lo=0)
+        counts = md.obj(d.get("counts"), "bundle.counts")
+        for kind, n in counts.items():
+            if kind in bundle.counts:
+                bundle.counts[kind] = md.integer(n, f"bundle.counts.{kind}")
+        components = md.obj(d.get("components"), "bundle.components")
+        for name, kind in COMPONENTS.items():
+            if name in components:
+                setattr(bundle, name, kind.from_data(components[name]))
+        bundle.churn.version = bundle.version
+        return bundle
+
+    def snapshot(self, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> bytes:
+        """Judge the candidates, bump the version and serialize the whole bundle as data (the
+        trainer resumes from it too). :class:`SnapshotTooLarge` (version unchanged) if over
+        ``max_bytes``.
 
         >>> b = ModelBundle()
         >>> _ = b.snapshot()
         >>> ModelBundle.from_snapshot(b.snapshot()).version
         2
+        >>> b.snapshot(max_bytes=100)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        online_models.bundle.SnapshotTooLarge: snapshot of version 3 is ... bytes, over ...
         """
         self.evaluate()
         self.version += 1
         self.churn.version = self.version
-        self.published_at = time.time()
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        published_at, self.published_at = self.published_at, time.time()
+        data = md.dumps(self.to_data())
+        if len(data) > max_bytes:
+            self.version -= 1
+            self.churn.version, self.published_at = self.version, published_at
+            raise SnapshotTooLarge(f"snapshot of version {self.version + 1} is {len(data)} "
+                                   f"bytes, over the limit of {max_bytes}")
+        return data
 
     @classmethod
-    def from_snapshot(cls, data: bytes) -> ModelBundle:
-        """The bundle of :meth:`snapshot` bytes (only from our own trainer's topic).
+    def from_snapshot(cls, data: bytes, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> ModelBundle:
+        """The bundle of :meth:`snapshot` bytes; ``ValueError`` for anything else (JSON is
+        parsed, never executed, and every field is checked before use).
 
         >>> import pickle
         >>> ModelBundle.from_snapshot(ModelBundle().snapshot()).version
@@ -229,9 +317,6 @@ class ModelBundle:
         >>> ModelBundle.from_snapshot(pickle.dumps({"not": "a bundle"}))
         Traceback (most recent call last):
         ...
-        ValueError: not a ModelBundle snapshot
+        ValueError: snapshot is not JSON
         """
-        bundle = pickle.loads(data)  # trusted: written by Lifeline's trainer
-        if not isinstance(bundle, cls):
-            raise ValueError("not a ModelBundle snapshot")
-        return bundle
+        return cls.from_data(md.loads(data, max_bytes=max_bytes))

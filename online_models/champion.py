@@ -73,6 +73,10 @@ def logistic_fit(z: np.ndarray, y: np.ndarray, *, l2: float = 1e-3,
     return [float(v) for v in w]
 
 
+# Why the candidates were judged: on a snapshot, on drift, or on a window of labels.
+REASONS = ("window", "snapshot", "drift")
+
+
 class Champion:
     """Keeps candidates' window metrics and decides which one serves (or their stack).
 
@@ -235,6 +239,8 @@ class Champion:
         >>> ch.evaluate(), ch.serving, ch.history  # too few labels: the default serves
         (False, 'a', [])
         """
+        if reason not in REASONS:
+            raise ValueError(f"reason must be one of {REASONS}, got {reason!r}")
         mature = dict(mature or {})
         eligible = [n for n in self.all_names
                     if (mature.get(n, True) if n != STACK else all(mature.values()))]
@@ -286,7 +292,8 @@ class Champion:
         >>> d["serving"], d["rows"], d["platt"]
         ('a', [], {'a': [0.0, 1.0], 'stack': [0.0, 1.0]})
         """
-        return {"names": list(self.names), "default": self.default, "window": self.window,
+        return {"kind": "champion", "schema": 1,
+                "names": list(self.names), "default": self.default, "window": self.window,
                 "min_labels": self.min_labels, "margin": self.margin, "stack": self.stack,
                 "serving": self.serving, "rows": [[round(v, 4) for v in r] for r in self.rows],
                 "platt": {n: list(v) for n, v in self.platt.items()},
@@ -309,10 +316,22 @@ class Champion:
         """
         if not isinstance(d, dict):
             raise ValueError("bad champion data: not a dict")
+        if d.get("kind") != "champion" or d.get("schema") != 1:
+            raise ValueError("bad champion data: kind 'champion', schema 1 expected")
         try:
+            if not isinstance(d["stack"], bool):
+                raise ValueError("stack must be true or false")
+            history = d["history"]
+            names = {*d["names"], STACK} if isinstance(d["names"], list) else set()
+            if not isinstance(history, list) or not all(
+                    isinstance(h, dict) and set(h) == {"label", "from", "to", "reason"}
+                    and isinstance(h["label"], int) and not isinstance(h["label"], bool)
+                    and h["label"] >= 0 and h["from"] in names and h["to"] in names
+                    and h["reason"] in REASONS for h in history):
+                raise ValueError("history must be a list of {label, from, to, reason}")
             ch = cls(d["names"], default=d["default"], window=_int(d["window"]),
                      min_labels=_int(d["min_labels"]), margin=_num(d["margin"]),
-                     stack=bool(d["stack"]))
+                     stack=d["stack"])
             if d["serving"] not in ch.all_names:
                 raise ValueError("serving must be a candidate")
             ch.serving = str(d["serving"])
@@ -326,7 +345,7 @@ class Champion:
             ch.platt = {str(n): _nums(v, 2) for n, v in d["platt"].items()}
             ch.stack_w = _nums(d["stack_w"], len(ch.names) + 1)
             ch.labels, ch.evaluations = _int(d["labels"]), _int(d["evaluations"])
-            ch.history = [dict(h) for h in d["history"] if isinstance(h, dict)][-20:]
+            ch.history = [dict(h) for h in history][-20:]
             ch.last = {str(n): {str(k): None if v is None else _num(v) for k, v in m.items()}
                        for n, m in dict(d.get("last", {})).items()}
         except (KeyError, TypeError, AttributeError) as exc:

@@ -187,11 +187,13 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
         if outcome is not None:
             out.outcomes.append(outcome)
     elif event.type == "review" and event.text:
-        score = models.sentiment.score(event.text)
+        terms = models.sentiment.features(event.text)  # the text itself never leaves here
+        score = models.sentiment.score_features(terms)
         if math.isfinite(score):
             update_user_sentiment(state, score)
-        if event.rating is not None:
-            out.training.append(example("review", text=event.text, rating=event.rating))
+        if event.rating is not None and terms:
+            out.training.append(example("review", h=[[b, n] for b, n in terms.items()],
+                                        rating=event.rating))
     if state.events % config.interest_every == 0 and state.affinity:
         out.training.append(example("interest", a=dict(state.affinity)))
     _assess(user_id, state, at, models, config, out)

@@ -14,7 +14,8 @@ buffered and seeded with the best of ``n_init`` k-means++ + Lloyd runs, then eac
 moves its nearest centre by ``max(1 / n, min_rate)`` (``min_rate`` lets centres follow
 drift). Assigning is read-only and deterministic.
 
-Pure: no Faust, no I/O. Plain dicts and lists, so models pickle and tolerate new categories.
+Pure: no Faust, no I/O. Plain dicts and lists, so models tolerate new categories and travel
+as data (``to_data`` / ``from_data``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ import math
 import random
 from collections.abc import Iterable
 from hashlib import blake2b
+from typing import Any
+
+from online_models import modeldata as md
 
 Vector = dict[str, float]
+_SCHEMA = 1
+MAX_CATEGORIES = 20_000  # categories one vector of a snapshot may carry
 # Labels reach segment columns of 128 characters (streams/storage/schema.py) and the
 # segment-changes topic; a longer label is cut deterministically (see fit_label).
 MAX_LABEL_CHARS = 128
@@ -146,6 +152,10 @@ class _Popularity:
         return [cat for cat, _ in ranked if cat not in exclude][:k]
 
 
+def _vector(value: Any, path: str) -> Vector:
+    return md.num_map(value, path, max_len=MAX_CATEGORIES, lo=0)
+
+
 def _excluded(affinity: dict[str, float], exclude: Iterable[str]) -> set[str]:
     return {k for k, v in affinity.items() if v > 0} | set(exclude)
 
@@ -170,8 +180,9 @@ class GlobalPopularity:
     """
 
     def __init__(self, *, halflife: float = 5000.0) -> None:
-        if halflife <= 0:
+        if not halflife > 0:
             raise ValueError(f"halflife must be > 0, got {halflife}")
+        self.halflife = halflife
         self._pop = _Popularity(halflife)
 
     def learn_one(self, affinity: dict[str, float]) -> None:
@@ -195,6 +206,30 @@ class GlobalPopularity:
             raise ValueError(f"k must be >= 0, got {k}")
         return self._pop.top(_excluded(affinity, exclude), k)
 
+    def to_data(self) -> dict[str, Any]:
+        """The recommender as data: half-life and decayed weights.
+
+        >>> pop = GlobalPopularity(halflife=10.0)
+        >>> pop.learn_one({"shoes": 2.0})
+        >>> pop.to_data()
+        {'kind': 'popularity', 'schema': 1, 'halflife': 10.0, 'weights': {'shoes': 1.0}}
+        """
+        return md.header("popularity", _SCHEMA, halflife=self.halflife,
+                         weights=dict(self._pop.weights))
+
+    @classmethod
+    def from_data(cls, d: Any) -> GlobalPopularity:
+        """The recommender of :meth:`to_data`, checked.
+
+        >>> GlobalPopularity.from_data({"kind": "popularity", "schema": 1, "halflife": 5.0,
+        ...                             "weights": {"bags": 2.0}}).recommend({}, k=1)
+        ['bags']
+        """
+        d = md.check_header(d, "popularity", _SCHEMA)
+        pop = cls(halflife=md.num(d.get("halflife"), "popularity.halflife"))
+        pop._pop.weights = _vector(d.get("weights"), "popularity.weights")
+        return pop
+
 
 class InterestModel:
     """Online k-means of normalized affinity vectors, with labels and a recommender.
@@ -217,7 +252,6 @@ class InterestModel:
 
     Examples
     --------
-    >>> import pickle
     >>> m = InterestModel(k=2, init_size=4)
     >>> m.assign({"shoes": 1.0}) is None  # before any learning
     True
@@ -231,7 +265,7 @@ class InterestModel:
     ['bags']
     >>> m.recommend({"shoes": 1.0})  # the cluster has one more, global popularity fills in
     ['bags', 'laptops', 'phones']
-    >>> pickle.loads(pickle.dumps(m)).recommend({"phones": 1.0}, k=1)
+    >>> InterestModel.from_data(m.to_data()).recommend({"phones": 1.0}, k=1)
     ['laptops']
     """
 
@@ -292,7 +326,7 @@ class InterestModel:
         return min(range(len(centres)), key=lambda i: _sq_distance(x, centres[i]))
 
     def _centre_index(self) -> _CentreIndex:
-        index: _CentreIndex | None = getattr(self, "_index", None)  # absent in old pickles
+        index = self._index
         if index is None or len(index.norms) != len(self.centres):
             index = self._index = _CentreIndex(self.centres)
             self._labels = {}
@@ -366,7 +400,7 @@ class InterestModel:
         """
         if not 0 <= cluster < len(self.centres):
             raise ValueError(f"unknown cluster {cluster!r}; the model has {len(self.centres)}")
-        self._centre_index()  # resets the labels of a model unpickled with other centres
+        self._centre_index()  # resets the labels of a model whose centres were replaced
         label = self._labels.get((cluster, top))
         if label is None:
             ranked = sorted(self.centres[cluster].items(), key=lambda kv: (-kv[1], kv[0]))
@@ -395,3 +429,65 @@ class InterestModel:
         if len(picks) < k:
             picks += self._global.recommend({}, k - len(picks), exclude=seen | set(picks))
         return picks
+
+    def to_data(self) -> dict[str, Any]:
+        """The model as data: configuration, centres, their counts and popularity, the
+        seeding buffer (while warming up) and the global popularity.
+
+        >>> m = InterestModel(k=1, init_size=1)
+        >>> m.learn_one({"shoes": 1.0})
+        >>> d = m.to_data()
+        >>> d["centres"], d["counts"], d["buffer"]
+        ([{'shoes': 1.0}], [1], [])
+        """
+        return md.header(
+            "interest", _SCHEMA,
+            config={"k": self.k, "init_size": self.init_size, "n_init": self.n_init,
+                    "min_rate": self.min_rate, "halflife": self.halflife, "seed": self.seed},
+            centres=[dict(c) for c in self.centres], counts=list(self.counts),
+            popularity=[dict(p.weights) for p in self._popularity],
+            buffer=[dict(v) for v in self._buffer], everyone=self._global.to_data(),
+        )
+
+    @classmethod
+    def from_data(cls, d: Any) -> InterestModel:
+        """The model of :meth:`to_data`, checked (``ValueError`` on anything malformed).
+
+        >>> m = InterestModel(k=1, init_size=1)
+        >>> m.learn_one({"shoes": 1.0})
+        >>> InterestModel.from_data(m.to_data()).label(0)
+        'shoes'
+        >>> InterestModel.from_data({**m.to_data(), "counts": [1, 2]})
+        Traceback (most recent call last):
+        ...
+        ValueError: interest: centres, counts and popularity must be k long (or all empty)
+        """
+        d = md.check_header(d, "interest", _SCHEMA)
+        c = md.obj(d.get("config"), "interest.config")
+        model = cls(k=md.integer(c.get("k"), "interest.k", hi=10_000),
+                    init_size=md.integer(c.get("init_size"), "interest.init_size", hi=1 << 20),
+                    n_init=md.integer(c.get("n_init"), "interest.n_init", hi=1000),
+                    min_rate=md.num(c.get("min_rate"), "interest.min_rate"),
+                    halflife=md.num(c.get("halflife"), "interest.halflife"),
+                    seed=md.integer(c.get("seed"), "interest.seed", lo=-(1 << 62), hi=1 << 62))
+        centres = [_vector(v, "interest.centres[]") for v in md.seq(d.get("centres"),
+                                                                    "interest.centres")]
+        counts = [md.integer(n, "interest.counts[]") for n in md.seq(d.get("counts"),
+                                                                     "interest.counts")]
+        popularity = [_vector(v, "interest.popularity[]")
+                      for v in md.seq(d.get("popularity"), "interest.popularity")]
+        lengths = {len(centres), len(counts), len(popularity)}
+        if lengths != {model.k} and lengths != {0}:
+            raise ValueError("interest: centres, counts and popularity must be k long "
+                             "(or all empty)")
+        buffer = [_vector(v, "interest.buffer[]") for v in md.seq(
+            d.get("buffer"), "interest.buffer", max_len=model.init_size - 1)]
+        if centres and buffer:
+            raise ValueError("interest: a seeded model has no buffer")
+        model.centres, model.counts, model._buffer = centres, counts, buffer
+        for weights in popularity:
+            pop = _Popularity(model.halflife)
+            pop.weights = weights
+            model._popularity.append(pop)
+        model._global = GlobalPopularity.from_data(d.get("everyone"))
+        return model

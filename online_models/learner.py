@@ -1,4 +1,4 @@
-"""The online churn learner (one trainer) and its small scoring snapshots (many workers).
+"""The online churn learner (one trainer; many workers score with its published data).
 
 Pure: no Faust, no I/O. ``learn_one`` does progressive validation: it scores the example first
 (ROC AUC, log loss, drift detector on the per-example log loss), then learns from it.
@@ -6,14 +6,17 @@ Pure: no Faust, no I/O. ``learn_one`` does progressive validation: it scores the
 
 from __future__ import annotations
 
-import copy
 import math
-import pickle
 from typing import Any
 
-from river import compose, drift, linear_model, metrics, optim, preprocessing
+from river import compose, drift, linear_model, metrics, optim, preprocessing, stats, utils
+
+from online_models import modeldata as md
 
 _EPS = 1e-6
+_SCHEMA = 1
+MAX_FEATURES = 256  # churn features a snapshot may carry (``churn_features`` has ~20)
+_CELLS = ((False, False), (False, True), (True, False), (True, True))  # (truth, predicted)
 
 
 def _clean(x: dict[str, Any]) -> dict[str, float]:
@@ -27,12 +30,16 @@ def _clean(x: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 class ChurnModel:
     """Standard scaling + logistic regression (SGD) on churn features, with live quality.
 
     Progressive validation (ROC AUC, log loss, base rate) and a Page-Hinkley drift detector on
-    the per-example log loss run inside :meth:`learn_one`; :meth:`snapshot` publishes small
-    versioned scoring copies for the workers.
+    the per-example log loss run inside :meth:`learn_one`; :meth:`to_data` / :meth:`from_data`
+    carry the whole learner as data (the trainer publishes it in the model bundle).
 
     Parameters
     ----------
@@ -44,7 +51,7 @@ class ChurnModel:
     prior
         Probability returned before the first example was learned.
     version
-        Model version of the first snapshot minus one (it increments on every snapshot).
+        Model version this learner was published as (the bundle sets it on every snapshot).
     drift_threshold
         Page-Hinkley threshold on the cumulative rise of the per-example log loss (only
         rises count as drift; 100 gave no false alarm on 20k stationary examples in 2 of 3
@@ -62,8 +69,9 @@ class ChurnModel:
     True
     >>> m.explain({"recency_days": 55.0})[0][0]
     'recency_days'
-    >>> ChurnModel.from_snapshot(m.snapshot()).version
-    1
+    >>> x = {"recency_days": 55.0}
+    >>> ChurnModel.from_data(m.to_data()).predict_proba_one(x) == m.predict_proba_one(x)
+    True
     """
 
     def __init__(
@@ -79,7 +87,7 @@ class ChurnModel:
             raise ValueError(
                 "need lr > 0, l2 >= 0, 0 < prior < 1, version >= 0 and drift_threshold > 0"
             )
-        self.prior = prior
+        self.prior, self.lr, self.l2, self.drift_threshold = prior, lr, l2, drift_threshold
         self.version = version
         classifier = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2)
         self.model: compose.Pipeline = preprocessing.StandardScaler() | classifier
@@ -90,6 +98,13 @@ class ChurnModel:
         self.positives = 0
         self.drift_count = 0
 
+    def _known(self, x: dict[str, Any]) -> dict[str, float]:
+        """The clean features the scaler has seen: an unseen one scales to 0 and has no weight
+        (same score), and River's scaler would add it to its variances (scoring is read-only
+        here, so odd or forged inputs cannot grow a worker's model)."""
+        seen = self.model["StandardScaler"].counts
+        return {k: v for k, v in _clean(x).items() if k in seen}
+
     def predict_proba_one(self, x: dict[str, Any]) -> float:
         """Churn probability of ``x`` (the prior before any learning).
 
@@ -98,7 +113,7 @@ class ChurnModel:
         """
         if self.examples == 0:
             return self.prior
-        proba = self.model.predict_proba_one(_clean(x))
+        proba = self.model.predict_proba_one(self._known(x))
         return min(1.0 - _EPS, max(_EPS, float(proba.get(True, 0.0))))
 
     def learn_one(self, x: dict[str, Any], y: int | bool) -> None:
@@ -131,7 +146,7 @@ class ChurnModel:
         """
         if top < 1:
             raise ValueError("top must be >= 1")
-        features = _clean(x)
+        features = self._known(x)
         scaled = self.model["StandardScaler"].transform_one(features)
         weights = self.model["LogisticRegression"].weights
         contrib = [(k, weights.get(k, 0.0) * v) for k, v in scaled.items()]
@@ -153,37 +168,101 @@ class ChurnModel:
             "version": self.version,
         }
 
-    def snapshot(self) -> bytes:
-        """Bump ``version`` and pickle a scoring-only copy (no metrics, no drift detector).
+    def to_data(self) -> dict[str, Any]:
+        """Everything the learner knows as data: configuration, scaler statistics, weights,
+        optimizer step, quality metrics and drift detector (see :mod:`online_models.modeldata`).
 
         >>> m = ChurnModel()
-        >>> len(m.snapshot()) < 4096, m.version
-        (True, 1)
+        >>> m.learn_one({"recency_days": 40.0}, 1)
+        >>> d = m.to_data()
+        >>> d["kind"], d["scaler"]["means"], d["examples"]
+        ('churn', {'recency_days': 40.0}, 1)
         """
-        self.version += 1
-        payload = {
-            "version": self.version,
-            "prior": self.prior,
-            "examples": self.examples,
-            "positives": self.positives,
-            "model": copy.deepcopy(self.model),
-        }
-        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        scaler: preprocessing.StandardScaler = self.model["StandardScaler"]
+        classifier: linear_model.LogisticRegression = self.model["LogisticRegression"]
+        detector = self.detector
+        return md.header(
+            "churn", _SCHEMA,
+            config={"lr": self.lr, "l2": self.l2, "prior": self.prior,
+                    "drift_threshold": self.drift_threshold},
+            version=self.version, examples=self.examples, positives=self.positives,
+            drifts=self.drift_count,
+            scaler={"counts": {k: int(v) for k, v in scaler.counts.items()},
+                    "means": dict(scaler.means), "vars": dict(scaler.vars)},
+            weights=classifier.weights, intercept=float(classifier.intercept),
+            iterations=int(classifier.optimizer.n_iterations),
+            auc=[[cm.data.get(t, {}).get(p, 0.0) for t, p in _CELLS] for cm in self.auc.cms],
+            logloss=[self.logloss._mean.n, self.logloss._mean.get()],
+            detector={"n": detector._x_mean.n, "mean": detector._x_mean.get(),
+                      "sum_increase": detector._sum_increase,
+                      "sum_decrease": detector._sum_decrease,
+                      "min_increase": _finite_or_none(detector._min_increase),
+                      "max_decrease": _finite_or_none(detector._max_decrease),
+                      "detected": detector.drift_detected},
+        )
 
     @classmethod
-    def from_snapshot(cls, data: bytes) -> ChurnModel:
-        """A scorer from :meth:`snapshot` bytes (only unpickle snapshots from the trainer).
+    def from_data(cls, d: Any) -> ChurnModel:
+        """The learner of :meth:`to_data`, checked (``ValueError`` on anything malformed).
 
-        >>> ChurnModel.from_snapshot(ChurnModel(version=4).snapshot()).version
-        5
+        >>> m = ChurnModel(prior=0.3)
+        >>> ChurnModel.from_data(m.to_data()).predict_proba_one({"recency_days": 9.0})
+        0.3
+        >>> ChurnModel.from_data({**m.to_data(), "examples": -1})
+        Traceback (most recent call last):
+        ...
+        ValueError: churn.examples: -1 is outside [0, 9007199254740992]
         """
-        payload = pickle.loads(data)  # trusted: written by our own trainer
-        if not isinstance(payload, dict) or "model" not in payload:
-            raise ValueError("not a ChurnModel snapshot")
-        model = cls(prior=payload["prior"], version=payload["version"])
-        model.model = payload["model"]
-        model.examples = payload["examples"]
-        model.positives = payload["positives"]
+        d = md.check_header(d, "churn", _SCHEMA)
+        c = md.obj(d.get("config"), "churn.config")
+        model = cls(lr=md.num(c.get("lr"), "churn.config.lr"),
+                    l2=md.num(c.get("l2"), "churn.config.l2"),
+                    prior=md.num(c.get("prior"), "churn.config.prior"),
+                    version=md.integer(d.get("version"), "churn.version"),
+                    drift_threshold=md.num(c.get("drift_threshold"), "churn.config.drift"))
+        model.examples = md.integer(d.get("examples"), "churn.examples")
+        model.positives = md.integer(d.get("positives"), "churn.positives", hi=model.examples)
+        model.drift_count = md.integer(d.get("drifts"), "churn.drifts")
+        s = md.obj(d.get("scaler"), "churn.scaler")
+        scaler: preprocessing.StandardScaler = model.model["StandardScaler"]
+        counts = md.num_map(s.get("counts"), "churn.scaler.counts", max_len=MAX_FEATURES, lo=0)
+        scaler.counts.update({k: int(v) for k, v in counts.items()})
+        scaler.means.update(md.num_map(s.get("means"), "churn.scaler.means",
+                                       max_len=MAX_FEATURES))
+        scaler.vars.update(md.num_map(s.get("vars"), "churn.scaler.vars", max_len=MAX_FEATURES,
+                                      lo=0))
+        classifier: linear_model.LogisticRegression = model.model["LogisticRegression"]
+        classifier._weights = utils.VectorDict(
+            md.num_map(d.get("weights"), "churn.weights", max_len=MAX_FEATURES))
+        classifier.intercept = md.num(d.get("intercept"), "churn.intercept")
+        classifier.optimizer.n_iterations = md.integer(d.get("iterations"), "churn.iterations")
+        cells = md.seq(d.get("auc"), "churn.auc", max_len=len(model.auc.cms))
+        if len(cells) != len(model.auc.cms):
+            raise ValueError(f"churn.auc: {len(cells)} thresholds, expected {len(model.auc.cms)}")
+        for cm, row in zip(model.auc.cms, cells, strict=True):
+            row = md.seq(row, "churn.auc[]", max_len=4)
+            if len(row) != 4:
+                raise ValueError("churn.auc[]: expected 4 cells (tn, fp, fn, tp)")
+            for (t, p), w in zip(_CELLS, row, strict=True):
+                if md.num(w, "churn.auc[][]", lo=0, hi=model.examples):
+                    cm.update(t, p, float(w))
+            cm.n_samples = model.examples
+        n, mean = md.pair(d.get("logloss"), "churn.logloss")
+        model.logloss._mean = stats.Mean._from_state(md.num(n, "churn.logloss.n", lo=0),
+                                                     md.num(mean, "churn.logloss.mean", lo=0))
+        det = md.obj(d.get("detector"), "churn.detector")
+        detector = model.detector
+        detector._x_mean = stats.Mean._from_state(md.num(det.get("n"), "churn.detector.n", lo=0),
+                                                  md.num(det.get("mean"), "churn.detector.mean"))
+        for name in ("sum_increase", "sum_decrease"):
+            setattr(detector, f"_{name}", md.num(det.get(name), f"churn.detector.{name}"))
+        for name, unset in (("min_increase", math.inf), ("max_decrease", -math.inf)):
+            value = det.get(name)  # None: not set yet (River starts it at +-inf)
+            setattr(detector, f"_{name}",
+                    unset if value is None else md.num(value, f"churn.detector.{name}"))
+        if not isinstance(det.get("detected"), bool):
+            raise ValueError("churn.detector.detected: expected a boolean")
+        detector._drift_detected = det["detected"]
         return model
 
 
@@ -258,3 +337,38 @@ class Calibration:
             return 0.0
         gap = sum(abs(self._p[i] - self._y[i]) for i in range(self.bins) if self._n[i])
         return round(gap / total, 4)
+
+    def to_data(self) -> dict[str, Any]:
+        """The table as data.
+
+        >>> Calibration(bins=2).to_data()
+        {'kind': 'calibration', 'schema': 1, 'n': [0, 0], 'p': [0.0, 0.0], 'y': [0, 0]}
+        """
+        return md.header("calibration", _SCHEMA, n=list(self._n), p=list(self._p),
+                         y=list(self._y))
+
+    @classmethod
+    def from_data(cls, d: Any) -> Calibration:
+        """The table of :meth:`to_data`, checked.
+
+        >>> cal = Calibration(bins=4)
+        >>> cal.update(0.3, 1)
+        >>> Calibration.from_data(cal.to_data()).table() == cal.table()
+        True
+        >>> Calibration.from_data({**cal.to_data(), "y": [5, 0, 0, 0]})
+        Traceback (most recent call last):
+        ...
+        ValueError: calibration: a bin has more positives or mass than examples
+        """
+        d = md.check_header(d, "calibration", _SCHEMA)
+        n = [md.integer(v, "calibration.n") for v in md.seq(d.get("n"), "calibration.n",
+                                                             max_len=1000)]
+        p = [md.num(v, "calibration.p", lo=0) for v in md.seq(d.get("p"), "calibration.p")]
+        y = [md.integer(v, "calibration.y") for v in md.seq(d.get("y"), "calibration.y")]
+        if not n or len(p) != len(n) or len(y) != len(n):
+            raise ValueError("calibration: n, p and y must be non-empty and of one length")
+        if any(yi > ni or pi > ni for ni, pi, yi in zip(n, p, y, strict=True)):
+            raise ValueError("calibration: a bin has more positives or mass than examples")
+        cal = cls(bins=len(n))
+        cal._n, cal._p, cal._y = n, p, y
+        return cal

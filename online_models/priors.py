@@ -204,7 +204,8 @@ class Priors:
         ([7], [0], [86400], [1], None)
         """
         keys = list(self.buyers)
-        return {"max_buyers": self.max_buyers, "min_buyers": self.min_buyers,
+        return {"kind": "priors", "schema": 1,
+                "max_buyers": self.max_buyers, "min_buyers": self.min_buyers,
                 "refit_growth": self.refit_growth, "refit_days": self.refit_days,
                 "bound": self.bound, "clock": self.clock, "fitted_at": self.fitted_at,
                 "changed": self.changed, "fits": self.fits, "rejected": self.rejected,
@@ -217,13 +218,15 @@ class Priors:
     def from_data(cls, d: object) -> Priors:
         """The priors of :meth:`to_data`; ``ValueError`` on bad data.
 
-        >>> Priors.from_data({"max_buyers": "many"})
+        >>> Priors.from_data({"kind": "priors", "schema": 1, "max_buyers": "many"})
         Traceback (most recent call last):
         ...
         ValueError: bad priors data: 'max_buyers' must be an int
         """
         if not isinstance(d, dict):
             raise ValueError("bad priors data: not a dict")
+        if d.get("kind") != "priors" or d.get("schema") != 1:
+            raise ValueError("bad priors data: kind 'priors', schema 1 expected")
         ints = ("max_buyers", "min_buyers", "bound", "changed", "fits", "rejected")
         for key in ints:
             if not isinstance(d.get(key), int) or isinstance(d.get(key), bool):

@@ -1,7 +1,7 @@
 """Value segment: RFM scores from online, tie-aware quintiles, mapped onto the RFM grid.
 
 Pure: no Faust, no I/O. One trainer calls :meth:`RFMScorer.learn_one`; every worker scores
-with a pickled snapshot.
+with the published data (:meth:`RFMScorer.to_data`).
 
 Why not running quantiles (River ``stats.Quantile``, P², used before): replayed on CDNOW
 (``bench/rfm_cdnow.py``, no broker) they left 6 of the 11 segments empty, for two reasons.
@@ -27,9 +27,12 @@ import bisect
 import math
 from typing import Any
 
+from online_models import modeldata as md
 from online_models.profile import DAY, UserState
 
 SCORES = 5
+_SCHEMA = 1
+_MAX_BINS = 100_000  # a histogram of every amount up to 1e12 at resolution 0.02 has ~2,800
 
 # (R score, F score) -> segment; the standard grid (R rows, F columns), see `grid_segment`.
 _GRID: dict[int, tuple[str, str, str, str, str]] = {
@@ -186,7 +189,6 @@ class RFMScorer:
 
     Examples
     --------
-    >>> import pickle
     >>> rfm = RFMScorer(min_samples=5)
     >>> rfm.score(3.0, 1, 20.0)
     (3, 3, 3)
@@ -196,7 +198,7 @@ class RFMScorer:
     ((5, 5, 5), (1, 1, 1))
     >>> rfm.value_segment(1.0, 10, 500.0), rfm.value_segment(50.0, 0, 0.0)
     ('champions', None)
-    >>> pickle.loads(pickle.dumps(rfm)).score(1.0, 10, 500.0)
+    >>> RFMScorer.from_data(rfm.to_data()).score(1.0, 10, 500.0)
     (5, 5, 5)
 
     Ties: 60 % bought once, yet F = 2 and F = 3 get scores of their own.
@@ -222,19 +224,56 @@ class RFMScorer:
         self.n = 0
         halflife_s = None if halflife_days is None else halflife_days * DAY
         self._hist = {name: _DecayedHistogram(resolution, halflife_s) for name in ("r", "f", "m")}
-        self._edges: dict[str, list[int]] = {}  # cache, dropped by learn_one and pickling
+        self._edges: dict[str, list[int]] = {}  # cache, dropped by learn_one
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_edges"] = {}
-        return state
+    def to_data(self) -> dict[str, Any]:
+        """The scorer as data: configuration, sample count and the three decayed histograms
+        (``[bin, mass]`` pairs in stored order, reference and latest time).
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if "_hist" not in state:  # a snapshot of the former P² scorer: start over
-            fresh = RFMScorer(min_samples=int(state.get("min_samples", 20)))
-            self.__dict__.update(fresh.__dict__)
-            return
-        self.__dict__.update(state)
+        >>> rfm = RFMScorer(min_samples=1)
+        >>> rfm.learn_one(2.0, 1, 10.0, at=0.0)
+        >>> h = rfm.to_data()["hist"]["f"]
+        >>> h["ref"], h["clock"], [[b, round(w, 4)] for b, w in h["bins"]]
+        (0.0, 0.0, [[35, 0.0228]])
+        """
+        return md.header(
+            "rfm", _SCHEMA, min_samples=self.min_samples, halflife_days=self.halflife_days,
+            resolution=self._hist["r"].resolution, n=self.n,
+            hist={name: {"ref": h.ref, "clock": h.clock, "bins": [[b, w] for b, w in
+                                                                   h.bins.items()]}
+                  for name, h in self._hist.items()},
+        )
+
+    @classmethod
+    def from_data(cls, d: Any) -> RFMScorer:
+        """The scorer of :meth:`to_data`, checked (``ValueError`` on anything malformed).
+
+        >>> rfm = RFMScorer()
+        >>> RFMScorer.from_data(rfm.to_data()).score(3.0, 1, 20.0)
+        (3, 3, 3)
+        >>> RFMScorer.from_data({**rfm.to_data(), "hist": {}})
+        Traceback (most recent call last):
+        ...
+        ValueError: rfm.hist: expected histograms r, f and m
+        """
+        d = md.check_header(d, "rfm", _SCHEMA)
+        halflife = d.get("halflife_days")
+        rfm = cls(min_samples=md.integer(d.get("min_samples"), "rfm.min_samples"),
+                  halflife_days=None if halflife is None else md.num(halflife, "rfm.halflife"),
+                  resolution=md.num(d.get("resolution"), "rfm.resolution"))
+        rfm.n = md.integer(d.get("n"), "rfm.n")
+        hists = md.obj(d.get("hist"), "rfm.hist")
+        if set(hists) != set(rfm._hist):
+            raise ValueError("rfm.hist: expected histograms r, f and m")
+        for name, h in rfm._hist.items():
+            data = md.obj(hists[name], f"rfm.hist.{name}")
+            h.ref = md.num(data.get("ref"), f"rfm.hist.{name}.ref")
+            h.clock = md.num(data.get("clock"), f"rfm.hist.{name}.clock", lo=h.ref)
+            for pair in md.seq(data.get("bins"), f"rfm.hist.{name}.bins", max_len=_MAX_BINS):
+                b, w = md.pair(pair, f"rfm.hist.{name}.bins[]")
+                key = md.integer(b, f"rfm.hist.{name}.bin", lo=-(1 << 40), hi=1 << 40)
+                h.bins[key] = md.num(w, f"rfm.hist.{name}.mass", lo=0)
+        return rfm
 
     def learn_one(
         self, r: float, f: float, m: float, *, at: float | None = None, span: float = 1.0

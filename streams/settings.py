@@ -14,6 +14,7 @@ from online_models.alerts import AlertPolicy
 from online_models.engine import EngineConfig
 from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import ProfileConfig
+from online_models.signing import MIN_KEY_BYTES
 from streams.kafka_clients import KafkaSecurity
 
 PREFIX = "LIFELINE_"
@@ -111,6 +112,28 @@ def redact_url(url: str) -> str:
     if sep and "@" in rest.split("/", 1)[0]:
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+def _signing_key(env: Mapping[str, str]) -> bytes | None:
+    """``LIFELINE_SIGNING_KEY`` (UTF-8) or the bytes of ``LIFELINE_SIGNING_KEY_FILE`` (one
+    trailing newline dropped); never echoed in an error."""
+    inline, path = _get(env, "SIGNING_KEY", ""), _get(env, "SIGNING_KEY_FILE", "")
+    if inline and path:
+        raise ValueError(f"set {PREFIX}SIGNING_KEY or {PREFIX}SIGNING_KEY_FILE, not both")
+    if path:
+        try:
+            with open(path, "rb") as f:
+                key = f.read(4097)
+        except OSError as exc:
+            raise ValueError(f"{PREFIX}SIGNING_KEY_FILE cannot be read: {exc.strerror}") from None
+        key = key[:-1] if key.endswith(b"\n") else key
+    elif inline:
+        key = inline.encode("utf-8")
+    else:
+        return None
+    if not MIN_KEY_BYTES <= len(key) <= 4096:
+        name = "SIGNING_KEY_FILE" if path else "SIGNING_KEY"
+        raise ValueError(f"{PREFIX}{name} must hold {MIN_KEY_BYTES} to 4096 bytes "
+                         "(e.g. 32 random bytes, hex-encoded)")
+    return key
 
 
 def _engine(env: Mapping[str, str]) -> EngineConfig:
@@ -182,6 +205,9 @@ class Settings:
     user_ttl_days: float = 730.0  # LIFELINE_USER_TTL_DAYS: erase users silent this long (0: off)
     # LIFELINE_RETENTION_DAYS: per-topic retention overrides (see streams/topics.py)
     retention_days: dict[str, float] = field(default_factory=dict)
+    # LIFELINE_SIGNING_KEY or LIFELINE_SIGNING_KEY_FILE: HMAC key of the internal messages
+    # (model snapshots, training batches, operator ticks); None: unsigned, accepted as is.
+    signing_key: bytes | None = field(default=None, repr=False)
     engine: EngineConfig = field(default_factory=EngineConfig)
     # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_HOURS,
     # LIFELINE_DEDUP_MAX_IDS,
@@ -237,6 +263,7 @@ class Settings:
             live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
             session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
                                      minimum=6.0),
+            signing_key=_signing_key(env),
             engine=_engine(env),
             web_bind=_get(env, "WEB_BIND", cls.web_bind),
             kafka=_kafka(env),
@@ -265,7 +292,9 @@ class Settings:
                 f"{self.database_url_redacted}, data dir {self.data_dir}, store {self.store}, "
                 f"partitions {self.partitions}, app id {self.app_id}, topic prefix "
                 f"{self.topic_prefix!r}, web bind {self.web_bind}, pseudonyms "
-                f"{'on' if self.pseudonym_key else 'off'}, user TTL {self.user_ttl_days:g} days")
+                f"{'on' if self.pseudonym_key else 'off'}, user TTL {self.user_ttl_days:g} days, "
+                "internal messages "
+                f"{'signed' if self.signing_key else 'NOT signed (no LIFELINE_SIGNING_KEY)'}")
 
     @property
     def bootstrap(self) -> str:

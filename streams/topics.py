@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from online_models.signing import mac
+
 DAY_MS = 86_400_000
 
 
@@ -67,6 +69,8 @@ ALL_TOPICS = (USER_EVENTS, DEAD_LETTERS, SEGMENT_CHANGES, CHURN_ALERTS, WINBACK_
 # Operator ticks (`python -m streams rescore`) travel in user-events itself, one per partition,
 # marked by this header: they reach exactly the worker that owns the partition's users.
 TICK_HEADER = "lifeline-tick"
+# With a signing key, a tick carries the HMAC of its value here (online_models/signing.py).
+TICK_SIGNATURE_HEADER = "lifeline-signature"
 
 
 def tick_value(at: float | None, everyone: bool) -> bytes:
@@ -88,3 +92,17 @@ def snapshot_key(version: int) -> bytes:
     (b'bundle-1', b'bundle-2')
     """
     return f"bundle-{version % SNAPSHOTS_KEPT}".encode()
+
+
+def tick_headers(value: bytes, key: bytes | None) -> dict[str, bytes]:
+    """The headers of a tick with this value: the tick mark, and its signature with a key.
+
+    >>> tick_headers(b"{}", None)
+    {'lifeline-tick': b'1'}
+    >>> len(tick_headers(b"{}", b"k" * 16)[TICK_SIGNATURE_HEADER])
+    64
+    """
+    headers = {TICK_HEADER: b"1"}
+    if key is not None:
+        headers[TICK_SIGNATURE_HEADER] = mac(key, value, purpose="tick").encode("ascii")
+    return headers

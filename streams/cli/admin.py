@@ -85,7 +85,7 @@ def publish_ticks(settings: Settings, *, at: float | None, everyone: bool) -> in
     """Send one tick to every partition of ``user-events``; returns how many were sent."""
     from kafka import KafkaProducer
 
-    from streams.topics import TICK_HEADER, USER_EVENTS, tick_value
+    from streams.topics import USER_EVENTS, tick_headers, tick_value
 
     topic = settings.topic(USER_EVENTS.name)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, client_id="lifeline-admin",
@@ -94,7 +94,7 @@ def publish_ticks(settings: Settings, *, at: float | None, everyone: bool) -> in
         value = tick_value(at, everyone)
         for partition in range(settings.partitions):
             producer.send(topic, value=value, partition=partition,
-                          headers=[(TICK_HEADER, b"1")])
+                          headers=list(tick_headers(value, settings.signing_key).items()))
         producer.flush()
     finally:
         producer.close()

@@ -41,10 +41,14 @@ churn_alerts_topic = app.topic(
 winback_outcomes_topic = app.topic(
     settings.topic(WINBACK_OUTCOMES.name), key_serializer="raw", value_serializer="json"
 )
+# Training batches as bytes: JSON ``{"examples": [...]}``, signed when a key is set
+# (streams/runtime/trust.py); the trainer checks them before decoding.
 training_topic = app.topic(
-    settings.topic(TRAINING.name), key_serializer="raw", value_serializer="json", partitions=1
+    settings.topic(TRAINING.name), key_serializer="raw", value_type=bytes,
+    value_serializer="raw", partitions=1,
 )
-# Pickled ModelBundle snapshots; every worker reads them all (no consumer group), see models.py.
+# ModelBundle snapshots (JSON data, signed when a key is set); every worker reads them all
+# (no consumer group), see streams/runtime/model_follower.py.
 models_topic = app.topic(
     settings.topic(MODELS.name), key_serializer="raw", value_serializer="raw", partitions=1
 )

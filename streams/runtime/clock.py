@@ -17,7 +17,7 @@ import time
 from streams.app import app
 from streams.runtime.channels import user_events_topic
 from streams.settings import settings
-from streams.topics import TICK_HEADER, tick_value
+from streams.topics import tick_headers, tick_value
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ async def send_wall_clock_ticks(now: float | None = None) -> int:
     value = tick_value(time.time() if now is None else now, everyone=False)
     for partition in range(settings.partitions):
         await user_events_topic.send(value=value, partition=partition,
-                                     headers={TICK_HEADER: b"1"})
+                                     headers=tick_headers(value, settings.signing_key))
     return settings.partitions
 
 

@@ -1,12 +1,12 @@
 """One learner, many scorers: every worker follows the model topic and scores with its copy.
 
-The trainer (``agents/train_models.py``) publishes pickled :class:`ModelBundle` snapshots to
-``lifeline-models`` (compacted, never expires; keys cycle over ``SNAPSHOTS_KEPT`` values, so
-the newest few survive compaction). Each worker reads that topic from its last few messages on
-(a plain consumer without a group, so every worker sees every snapshot) and swaps its scoring
-bundle in place. A restarted worker, or a trainer that moved to another worker, resumes from
-the newest snapshot that loads: one that does not (corrupt, foreign) is skipped with a log
-line and the newest older one that loads keeps serving.
+The trainer (``agents/train_models.py``) publishes :class:`ModelBundle` snapshots (JSON
+data, signed when a key is set) to ``lifeline-models`` (compacted, never expires; keys cycle
+over ``SNAPSHOTS_KEPT`` values, so the newest few survive compaction). Each worker reads that
+topic from its last few messages on (a plain consumer without a group, so every worker sees
+every snapshot) and swaps its scoring bundle in place. A refused or unloadable message is
+logged, counted and ignored: a restarted worker, or a trainer that moved to another worker,
+resumes from the newest snapshot that loads, and the newest older one that loads keeps serving.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from online_models.bundle import ModelBundle
 from streams.app import app
 from streams.runtime.channels import models_topic
 from streams.runtime.offsets import log_ends
+from streams.runtime.trust import opened
 from streams.settings import settings
 from streams.topics import SNAPSHOTS_KEPT
 
@@ -34,15 +35,22 @@ class ModelCache:
         self.interest_k, self.horizon_days = interest_k, horizon_days
         self.min_learner_labels = min_learner_labels
         self.current = self.fresh()
-        self.raw: bytes | None = None
+        self.raw: bytes | None = None  # the snapshot's data (without its signature)
+        self.unloadable = 0  # snapshots that were not valid data
         self.synced = asyncio.Event()  # set once the topic was read up to its end at start
 
-    def load(self, data: bytes) -> None:
-        """Swap in the bundle of a snapshot (ignored, with a log line, if it does not load)."""
+    def load(self, message: bytes, *, origin: str = "lifeline-models") -> None:
+        """Swap in the bundle of a snapshot (ignored, with a log line, if it is refused or
+        does not load: a foreign message must not stop scoring)."""
+        data = opened(message, purpose="models", origin=origin)
+        if data is None:
+            return
         try:
             bundle = ModelBundle.from_snapshot(data)
-        except Exception as exc:  # a foreign message must not stop scoring
-            log.warning("models: ignoring a snapshot that does not load: %r", exc)
+        except Exception as exc:  # ValueError for bad data; anything else must not stop us
+            self.unloadable += 1
+            log.warning("models: ignoring a snapshot from %s that does not load: %s", origin,
+                        str(exc)[:300])
             return
         if bundle.version >= self.current.version:
             self.current, self.raw = bundle, data
@@ -78,7 +86,7 @@ class ModelCache:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
                 for msg in batch.get(tp, []):
                     if msg.value is not None:
-                        self.load(msg.value)
+                        self.load(msg.value, origin=f"{topic}@{msg.offset}")
                     if msg.offset >= end - 1:
                         self.synced.set()
         finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, func, select
 
 from online_models.profile import UserState, decayed_affinity
@@ -16,6 +18,7 @@ from streams.runtime.chunks import chunks_by_bytes
 from streams.runtime.continuity import mark_partition
 from streams.runtime.faust_private import changelog_sent_callback
 from streams.runtime.tables import profiles_for_user
+from streams.runtime.trust import seal
 from streams.settings import settings
 from streams.storage.database_sink import Row, Sink, Upsert
 from streams.storage.schema import (
@@ -28,6 +31,8 @@ from streams.storage.schema import (
     WinbackOutcome,
     make_engine,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _table(model: type[Base]) -> Table:
@@ -69,10 +74,12 @@ async def send_training(examples: list[dict[str, Any]]) -> None:
 
     One message per flush (not per source event), split by size: at most 500 examples and
     ``MESSAGE_MAX_BYTES`` per message (review texts make examples large). The trainer learns
-    the examples in the same order, and the worker saves a send per event.
+    the examples in the same order, and the worker saves a send per event. Signed when a key
+    is set (streams/runtime/trust.py).
     """
-    pending = [await training_topic.send(value={"examples": chunk})
-               for chunk in chunks_by_bytes(examples)]
+    pending = [await training_topic.send(
+        value=seal(orjson.dumps({"examples": chunk}), purpose="training"))
+        for chunk in chunks_by_bytes(examples)]
     await asyncio.gather(*pending)
 
 

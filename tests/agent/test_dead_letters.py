@@ -23,7 +23,8 @@ from streams.topics import TICK_HEADER
 pytestmark = pytest.mark.agent
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTED = {"bad_tick", "processing_error"}
+# bad_signature: tests/agent/test_signed_messages.py (forged ticks with a signing key)
+TESTED = {"bad_tick", "processing_error", "bad_signature"}
 
 
 def event(**fields: object) -> bytes:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
+import orjson
 import pytest
 
 import agents.train_models as trainer
@@ -41,6 +42,11 @@ def churn(i: int) -> dict[str, Any]:
                    y=int(i % 60 > 30))
 
 
+async def put(agent: Any, value: Any) -> None:
+    """Send one training message as a worker does: JSON bytes (unsigned here: no key)."""
+    await agent.put(orjson.dumps(value))
+
+
 async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -57,11 +63,11 @@ async def test_train_models__publishes_a_snapshot_after_snapshot_examples(
     with configure(snapshot_examples=2 * BATCH, snapshot_seconds=3600.0):
         async with trainer.train_models.test_context() as agent:
             for i in range(BATCH):  # one batch: fewer examples than a snapshot needs
-                await agent.put({"examples": [churn(i)]})
+                await put(agent, {"examples": [churn(i)]})
             await until(lambda: bundle.counts["churn"] == BATCH, "the first batch learned")
             assert send.await_count == 0 and sink_put.await_count == 0
             for i in range(BATCH, 2 * BATCH):
-                await agent.put({"examples": [churn(i)]})
+                await put(agent, {"examples": [churn(i)]})
             await until(lambda: send.await_count == 1, "a snapshot")
     assert bundle.counts["churn"] == 2 * BATCH
     assert send.call_args.kwargs["key"] == snapshot_key(bundle.version)
@@ -84,10 +90,10 @@ async def test_train_models__publishes_by_time_only_when_something_was_learned(
     with configure(snapshot_examples=10**6, snapshot_seconds=0.2):
         async with trainer.train_models.test_context() as agent:
             for value in malformed:
-                await agent.put(value)
+                await put(agent, value)
             await asyncio.sleep(0.6)  # three snapshot periods with nothing learned
             assert send.await_count == 0
-            await agent.put({"examples": [
+            await put(agent, {"examples": [
                 churn(1), example("rfm", r=3.0, f=2.0, m=40.0),
                 example("review", text="love these shoes", rating=5),
                 example("interest", a={"shoes": 1.0})]})
@@ -107,7 +113,7 @@ async def test_train_models__numbering_continues_from_model_versions(
     with configure(snapshot_examples=10**6, snapshot_seconds=0.2), \
             patch.object(trainer, "recorded_model_version", return_value=7):
         async with trainer.train_models.test_context() as agent:
-            await agent.put({"examples": [churn(1)]})
+            await put(agent, {"examples": [churn(1)]})
             await until(lambda: send.await_count == 1, "a snapshot after the period")
     assert ModelBundle.from_snapshot(send.call_args.kwargs["value"]).version == 8
     assert send.call_args.kwargs["key"] == snapshot_key(8)

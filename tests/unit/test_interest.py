@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 
 import pytest
@@ -78,21 +77,13 @@ def test_interest__tolerates_new_categories() -> None:
     assert isinstance(model.recommend({"another-new": 3.0}), list)
 
 
-def test_interest__pickle_round_trip() -> None:
-    model = _trained()
-    clone = pickle.loads(pickle.dumps(model))
-    probe = {"garden": 1.0}
-    assert clone.assign(probe) == model.assign(probe)
-    assert clone.recommend(probe) == model.recommend(probe)
-
-
 def test_interest__assign_is_read_only_and_deterministic() -> None:
     model = _trained()
-    before = pickle.dumps(model)
+    before = model.to_data()
     model.assign({"brand-new": 1.0, "shoes": 2.0})
     model.recommend({"brand-new": 1.0})
-    assert pickle.dumps(model) == before
-    assert pickle.dumps(_trained()) == before
+    assert model.to_data() == before
+    assert _trained().to_data() == before
 
 
 def test_interest__normalize_ignores_non_positive_and_nan() -> None:
@@ -145,4 +136,4 @@ def test_interest__cached_labels_follow_learning() -> None:
     for _ in range(50):
         model.learn_one({"toys": 5.0, "games": 4.0})
     assert model.label(0) == "toys+games"
-    assert pickle.loads(pickle.dumps(model)).label(0) == "toys+games"
+    assert InterestModel.from_data(model.to_data()).label(0) == "toys+games"

@@ -1,9 +1,8 @@
-"""Unit tests for `online_models.learner`: the churn learner, its snapshots and calibration."""
+"""Unit tests for `online_models.learner`: the churn learner, its data and calibration."""
 
 from __future__ import annotations
 
 import math
-import pickle
 import random
 from typing import Any
 
@@ -79,31 +78,35 @@ def test_churn_model__bad_label_raises() -> None:
         ChurnModel(prior=1.0)
 
 
-def test_churn_model__pickle_roundtrip() -> None:
+def test_churn_model__data_keeps_learning_where_it_stopped() -> None:
     model = ChurnModel()
-    for x, y in _stream(500):
+    stream = _stream(800)
+    for x, y in stream[:500]:
         model.learn_one(x, y)
-    back = pickle.loads(pickle.dumps(model))
-    x = {"recency_days": 50.0, "purchases": 2.0}
-    assert back.predict_proba_one(x) == model.predict_proba_one(x)
-    assert back.metrics() == model.metrics()
+    back = ChurnModel.from_data(model.to_data())
+    for x, y in stream[500:]:  # the trainer resumes from the published data
+        model.learn_one(x, y)
+        back.learn_one(x, y)
+    probe = {"recency_days": 50.0, "purchases": 2.0}
+    assert back.predict_proba_one(probe) == model.predict_proba_one(probe)
+    assert back.metrics() == model.metrics() and model.metrics()["auc"] > 0.9
+    assert back.to_data() == model.to_data()
 
 
-def test_churn_model__snapshot_is_small_versioned_scorer() -> None:
-    model = ChurnModel()
-    for x, y in _stream(500):
-        model.learn_one(x, y)
-    first, second = model.snapshot(), model.snapshot()
-    assert model.version == 2 and len(second) < 4096
-    scorer = ChurnModel.from_snapshot(second)
-    x = {"recency_days": 50.0, "purchases": 2.0}
-    assert scorer.version == 2 and ChurnModel.from_snapshot(first).version == 1
-    assert scorer.predict_proba_one(x) == model.predict_proba_one(x)
-    assert scorer.metrics()["auc"] == 0.0  # quality is the trainer's, not the scorer's
-    model.learn_one(x, 1)  # the snapshot is a copy: the trainer moves on alone
-    assert scorer.predict_proba_one(x) != model.predict_proba_one(x)
-    with pytest.raises(ValueError):
-        ChurnModel.from_snapshot(pickle.dumps({"nope": 1}))
+def test_churn_model__from_data_rejects_bad_fields() -> None:
+    good = ChurnModel().to_data()
+    bad = [
+        {**good, "schema": 99},
+        {**good, "weights": {"recency_days": "1"}},
+        {**good, "weights": {f"f{i}": 0.0 for i in range(1000)}},
+        {**good, "scaler": {**good["scaler"], "vars": {"a": -1.0}}},
+        {**good, "auc": good["auc"][:3]},
+        {**good, "config": {**good["config"], "prior": 1.5}},
+        {**good, "positives": 5},  # more positives than examples
+    ]
+    for d in bad:
+        with pytest.raises(ValueError):
+            ChurnModel.from_data(d)
 
 
 def test_churn_model__drift_counted_when_concept_flips() -> None:

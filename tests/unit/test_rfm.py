@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from online_models.modeldata import dumps
 from online_models.profile import DAY, UserState
 from online_models.rfm import VALUE_SEGMENTS, RFMScorer, grid_segment, rfm_inputs
 
@@ -58,14 +58,6 @@ def test_rfm__grid_is_total_and_uses_every_segment() -> None:
         grid_segment(0, 3)
     with pytest.raises(ValueError):
         grid_segment(3, 6)
-
-
-def test_rfm__pickle_round_trip_keeps_scores() -> None:
-    rfm = _trained(300)
-    clone = pickle.loads(pickle.dumps(rfm))
-    assert clone.score(10.0, 3, 200.0) == rfm.score(10.0, 3, 200.0)
-    clone.learn_one(1.0, 1, 1.0)
-    assert clone.n == rfm.n + 1
 
 
 def test_rfm__misuse_raises_value_error() -> None:
@@ -140,17 +132,15 @@ def test_rfm__span_weighs_every_buyer_once() -> None:
     assert c[2] < 11  # counting samples: 80 % look active
 
 
-def test_rfm__decayed_scorer_pickles_and_migrates_old_snapshots() -> None:
+def test_rfm__decayed_scorer_data_is_bins_not_samples() -> None:
     rfm = RFMScorer()
-    for i in range(100):
-        rfm.learn_one(float(i), 1 + i % 4, 5.0 * i, at=i * DAY, span=7.0)
-    before = rfm.score(10.0, 3, 300.0)
-    clone = pickle.loads(pickle.dumps(rfm))
-    assert clone.score(10.0, 3, 300.0) == before and clone.n == 100
-    assert len(pickle.dumps(rfm)) < 8000  # bins, not samples
-    old = RFMScorer.__new__(RFMScorer)
-    old.__setstate__({"min_samples": 20, "n": 500, "_cuts": {}})  # a P²-era snapshot
-    assert old.n == 0 and not old.ready and old.score(1.0, 9, 9.0) == (3, 3, 3)
+    for i in range(1000):
+        rfm.learn_one(float(i % 100), 1 + i % 4, 5.0 * (i % 100), at=i * DAY, span=7.0)
+    clone = RFMScorer.from_data(rfm.to_data())
+    assert clone.score(10.0, 3, 300.0) == rfm.score(10.0, 3, 300.0) and clone.n == 1000
+    assert len(dumps(rfm.to_data())) < 8000  # bins, not samples
+    with pytest.raises(ValueError):
+        RFMScorer.from_data({**rfm.to_data(), "resolution": 0.0})
 
 
 def test_rfm__rejects_bad_span_and_values() -> None:

@@ -1,13 +1,21 @@
-"""Unit tests for `online_models.sentiment`: classifier warm-up, learning, EWMA, pickling."""
+"""Unit tests for `online_models.sentiment`: classifier warm-up, learning, hashing, EWMA."""
 
 from __future__ import annotations
 
-import pickle
+import math
+import random
 
 import pytest
+from river import naive_bayes
 
 from online_models.profile import UserState
-from online_models.sentiment import SentimentModel, update_user_sentiment
+from online_models.sentiment import (
+    BUCKETS,
+    MAX_TERMS,
+    SentimentModel,
+    text_features,
+    update_user_sentiment,
+)
 from streams.data.datasets import synthetic_events
 
 pytestmark = pytest.mark.unit
@@ -42,14 +50,6 @@ def test_sentiment__scores_bounded_and_tolerate_unknown_words() -> None:
     assert model.score("GREAT!") > 0 > model.score("awful")
 
 
-def test_sentiment__pickle_round_trip() -> None:
-    model = SentimentModel()
-    model.learn_one("great", 5)
-    model.learn_one("awful", 1)
-    clone = pickle.loads(pickle.dumps(model))
-    assert clone.score("great") == model.score("great")
-
-
 def test_sentiment__bad_rating_raises_value_error() -> None:
     for rating in (0, 6, True, 4.5):
         with pytest.raises(ValueError):
@@ -67,3 +67,36 @@ def test_sentiment__ewma_update_of_user_state() -> None:
         update_user_sentiment(state, 1.5)
     with pytest.raises(ValueError):
         update_user_sentiment(state, 0.1, alpha=0.0)
+
+
+def test_sentiment__likelihood_equals_rivers_complement_nb() -> None:
+    rng = random.Random(5)
+    for alpha in (1.0, 0.37):
+        model = SentimentModel(alpha=alpha)
+        for _ in range(500):
+            terms = {rng.randrange(BUCKETS): rng.randint(1, 3) for _ in range(40)}
+            model.learn_features(terms, rng.choice((1, 5)))
+        for text in ("great love it", "never seen words here", "broke"):
+            x = model.features(text)
+            ours = model.classifier.joint_log_likelihood(x)
+            river = naive_bayes.ComplementNB.joint_log_likelihood(model.classifier, x)
+            assert ours.keys() == river.keys()
+            assert all(math.isclose(ours[c], river[c], rel_tol=1e-12) for c in ours)
+            if alpha == 1.0:
+                assert ours == river
+
+
+def test_sentiment__vocabulary_is_bounded_by_the_buckets() -> None:
+    model, rng = SentimentModel(buckets=64), random.Random(2)
+    for i in range(300):
+        text = " ".join(f"word{rng.randrange(10**6)}" for _ in range(30))
+        model.learn_one(text, 1 + 4 * (i % 2))
+    assert len(model.classifier.feature_counts) == 64
+    assert -1.0 <= model.score("word12 word99") <= 1.0
+
+
+def test_text_features__stable_and_capped() -> None:
+    assert text_features("Great, GREAT quality") == text_features("great great quality")
+    long = " ".join(f"w{i}" for i in range(3000))
+    assert len(text_features(long)) == MAX_TERMS
+    assert text_features("a b c") == {}

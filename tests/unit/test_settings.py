@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streams.settings import Settings
@@ -66,3 +68,22 @@ def test_settings__database_timeouts_and_row_backpressure() -> None:
                                                                             200_000)
     with pytest.raises(ValueError, match="LIFELINE_DB_STATEMENT_TIMEOUT_S must be in"):
         Settings.from_env({"LIFELINE_DB_STATEMENT_TIMEOUT_S": "-1"})
+
+
+def test_settings__signing_key_inline_or_file_never_echoed(tmp_path: Path) -> None:
+    assert Settings.from_env({}).signing_key is None
+    secret = "s3cret-signing-key-0123456789"
+    assert Settings.from_env({"LIFELINE_SIGNING_KEY": secret}).signing_key == secret.encode()
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"\x00\x01binary key of 32 bytes......\n")
+    loaded = Settings.from_env({"LIFELINE_SIGNING_KEY_FILE": str(key_file)})
+    assert loaded.signing_key == b"\x00\x01binary key of 32 bytes......"
+    assert secret not in repr(Settings.from_env({"LIFELINE_SIGNING_KEY": secret}))
+    assert "internal messages signed" in loaded.describe()
+    bad = [{"LIFELINE_SIGNING_KEY": "short-secret"},
+           {"LIFELINE_SIGNING_KEY": secret, "LIFELINE_SIGNING_KEY_FILE": str(key_file)},
+           {"LIFELINE_SIGNING_KEY_FILE": str(tmp_path / "missing")}]
+    for env in bad:
+        with pytest.raises(ValueError) as error:
+            Settings.from_env(env)
+        assert "short-secret" not in str(error.value) and secret not in str(error.value)

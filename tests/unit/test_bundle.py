@@ -1,0 +1,117 @@
+"""Unit tests for `online_models.bundle`: data-only snapshots, their size bound, and the
+training examples workers send (hashed review terms, never the text)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from online_models.bundle import MAX_SNAPSHOT_BYTES, ModelBundle, SnapshotTooLarge, example
+from online_models.contract import MAX_TEXT_CHARS, Event
+from online_models.engine import EngineConfig, on_event
+from online_models.profile import UserState
+from online_models.sentiment import BUCKETS, MAX_TERMS
+
+pytestmark = pytest.mark.unit
+
+
+class _CreatesFile:
+    """Unpickling this runs ``touch`` on the marker path: code hidden in data."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, ...]]:
+        return (os.system, (f"touch {self.path}",))
+
+
+def _long_review(rng: random.Random) -> str:
+    words: list[str] = []
+    while sum(len(w) + 1 for w in words) < MAX_TEXT_CHARS - 20:
+        words.append("".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
+                             for _ in range(rng.randint(3, 10))))
+    return " ".join(words)
+
+
+def test_bundle__pickle_is_refused_without_being_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_CreatesFile(str(marker)))
+    with pytest.raises(ValueError, match="not JSON"):
+        ModelBundle.from_snapshot(payload)
+    assert not marker.exists()
+    pickle.loads(payload)  # the payload is live: unpickling it does create the file
+    assert marker.exists()
+
+
+def test_bundle__snapshot_is_json_data_with_a_schema() -> None:
+    bundle = ModelBundle()
+    bundle.learn(example("churn", x={"recency_days": 40.0}, y=1))
+    data = orjson.loads(bundle.snapshot())
+    assert data["kind"] == "bundle" and data["schema"] == 1 and data["version"] == 1
+    assert set(data["components"]) == {"churn", "calibration", "sentiment", "rfm", "interest",
+                                       "priors", "champion"}
+    assert all(c["schema"] == 1 for c in data["components"].values())
+
+
+def test_bundle__forty_long_random_reviews_stay_small() -> None:
+    rng, bundle = random.Random(7), ModelBundle()
+    for _ in range(40):
+        bundle.learn(example("review", text=_long_review(rng), rating=rng.choice((1, 5))))
+    assert bundle.counts["review"] == 40
+    assert len(bundle.snapshot()) < 150_000  # an unbounded vocabulary took 3.2 MB
+
+
+def test_bundle__full_sentiment_model_fits_the_message_limit() -> None:
+    rng, bundle = random.Random(3), ModelBundle()
+    while len(bundle.sentiment.classifier.feature_counts) < BUCKETS:
+        terms = [[rng.randrange(BUCKETS), rng.randint(1, 9)] for _ in range(MAX_TERMS)]
+        bundle.learn(example("review", h=terms, rating=rng.choice((1, 5))))
+    size = len(bundle.snapshot())
+    assert 200_000 < size < MAX_SNAPSHOT_BYTES // 2  # every bucket in both classes: the bound
+
+
+def test_bundle__oversized_snapshot_is_refused_and_keeps_its_version() -> None:
+    bundle = ModelBundle()
+    first = bundle.snapshot()
+    with pytest.raises(SnapshotTooLarge, match=r"over the limit of 100\b"):
+        bundle.snapshot(max_bytes=100)
+    assert bundle.version == 1 and bundle.churn.version == 1
+    assert ModelBundle.from_snapshot(bundle.snapshot()).version == 2
+    with pytest.raises(ValueError, match="over the limit"):
+        ModelBundle.from_snapshot(first, max_bytes=len(first) - 1)
+
+
+def test_bundle__review_training_example_carries_no_text() -> None:
+    bundle, state = ModelBundle(), UserState()
+    text = "Secretword quality, would recommend to Alice at 12 Baker Street"
+    review = Event("e1", "u1", "review", 1e9, rating=5, text=text)
+    out = on_event("u1", state, review, models=bundle, config=EngineConfig())
+    [sent] = [ex for ex in out.training if ex["k"] == "review"]
+    wire = orjson.dumps({"examples": out.training}).decode()
+    words = [w for w in text.lower().replace(",", "").split() if len(w) >= 4]
+    assert len(words) == 7 and not [w for w in words if w in wire.lower()]
+    assert sent["rating"] == 5 and 0 < len(sent["h"]) <= MAX_TERMS
+    assert all(0 <= b < BUCKETS and n >= 1 for b, n in sent["h"])
+    assert bundle.learn(sent) and bundle.counts["review"] == 1
+
+
+def test_bundle__long_review_example_is_bounded() -> None:
+    bundle, state = ModelBundle(), UserState()
+    text = _long_review(random.Random(1))
+    out = on_event("u1", state, Event("e1", "u1", "review", 1e9, rating=1, text=text),
+                   models=bundle, config=EngineConfig())
+    [sent] = [ex for ex in out.training if ex["k"] == "review"]
+    assert len(sent["h"]) == MAX_TERMS and len(orjson.dumps(sent)) < 4_000 < len(text)
+
+
+def test_bundle__review_examples_are_checked() -> None:
+    bundle = ModelBundle()
+    for bad in ([[BUCKETS, 1]], [[1, 0]], [[1, "2"]], [[1]], "love it", [[1, 1]] * (MAX_TERMS + 1)):
+        assert not bundle.learn(example("review", h=bad, rating=5))
+    assert bundle.learn(example("review", text="love it", rating=5))  # older workers' examples
+    assert bundle.counts["review"] == 1
