@@ -30,7 +30,7 @@ from streams.runtime.channels import (
 from streams.runtime.erasure import erase, locks, stats
 from streams.runtime.tables import profiles_for_user
 from streams.settings import settings
-from streams.topics import TICK_HEADER, tick_value
+from streams.topics import tick_headers, tick_value
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ async def until_table_ready(partition: int) -> None:
     waited = 0
     while ingest.worker.stale:
         if waited % 20 == 0:
-            await user_events_topic.send(value=tick_value(None, everyone=False),
-                                         partition=partition, headers={TICK_HEADER: b"1"})
+            wake = tick_value(None, everyone=False)  # signed like every tick with a key
+            await user_events_topic.send(value=wake, partition=partition,
+                                         headers=tick_headers(wake, settings.signing_key))
         waited += 1
         await asyncio.sleep(0.5)
 
