@@ -24,56 +24,20 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.hostile import Hostile, flood, generate
 from streams.data.datasets import synthetic_events
+from streams.local.totals import db_totals, expected_totals
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOD_USER = "fz-flood-user"
-Totals = dict[str, tuple[int, int, float]]
-
-
-def expected_totals(events: list[dict[str, Any]]) -> Totals:
-    """Per user: distinct events, purchases, revenue (purchases minus refunds)."""
-    seen: set[tuple[str, str]] = set()
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for e in events:
-        if (e["user_id"], e["event_id"]) in seen:
-            continue
-        seen.add((e["user_id"], e["event_id"]))
-        t = totals[e["user_id"]]
-        t[0] += 1
-        amount = (e.get("price") or 0.0) * (e.get("quantity") or 1)
-        if e["type"] == "purchase":
-            t[1] += 1
-            t[2] += amount
-        elif e["type"] == "refund":
-            t[2] -= amount
-    return {u: (int(t[0]), int(t[1]), round(t[2], 2)) for u, t in totals.items()}
-
-
-def db_totals(url: str, users: set[str] | None = None) -> Totals:
-    """``user_profiles`` totals (of ``users`` only, if given); {} while the database is down."""
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT user_id, events, purchases, revenue FROM user_profiles")).all()
-    except sa.exc.OperationalError:
-        return {}
-    finally:
-        engine.dispose()
-    return {r[0]: (r[1], r[2], round(r[3], 2)) for r in rows if users is None or r[0] in users}
-
-
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,15 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaProducer
 
+# expected_totals is re-exported: the tests read every helper from this module.
+from streams.local.totals import Totals, db_totals, expected_totals  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("LIFELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 # A worker killed with -9 keeps its partitions until its consumer-group session times out:
 # short here, so kill -9 tests wait seconds rather than the production default's 30 s.
 SESSION_TIMEOUT_S = "8"
 
-Totals = dict[str, tuple[int, int, float]]
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.5,
@@ -141,31 +142,6 @@ def rows(url: str, sql: str) -> list[Any]:
             return list(conn.execute(sa.text(sql)).all())
     finally:
         engine.dispose()
-
-
-def expected_totals(events: list[dict[str, Any]]) -> Totals:
-    """Per user: distinct events, purchases, revenue (purchases minus refunds)."""
-    seen: set[tuple[str, str]] = set()
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for e in events:
-        if (e["user_id"], e["event_id"]) in seen:
-            continue
-        seen.add((e["user_id"], e["event_id"]))
-        t = totals[e["user_id"]]
-        t[0] += 1
-        amount = (e.get("price") or 0.0) * (e.get("quantity") or 1)
-        if e["type"] == "purchase":
-            t[1] += 1
-            t[2] += amount
-        elif e["type"] == "refund":
-            t[2] -= amount
-    return {u: (int(t[0]), int(t[1]), round(t[2], 2)) for u, t in totals.items()}
-
-
-def db_totals(url: str) -> Totals:
-    """Per user in ``user_profiles``: events, purchases, revenue."""
-    return {r[0]: (r[1], r[2], round(r[3], 2))
-            for r in rows(url, "SELECT user_id, events, purchases, revenue FROM user_profiles")}
 
 
 def applied_events(url: str) -> int:
