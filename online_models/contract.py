@@ -39,11 +39,11 @@ MAX_TEXT_CHARS = 10_000
 MAX_PRICE = 1e7
 MAX_QUANTITY = 10_000
 # Control characters: Unicode category Cc (C0 incl. NUL, DEL, C1) and lone surrogates (Cs)
-# are refused in every field that reaches a key, a header or a column (ids, category); free
-# text (``query``, ``text``) loses them instead, keeping tab, newline and carriage return.
+# are refused in every field: ids and category reach keys, headers and columns, and free text
+# (``query``, ``text``) is refused too, except for tab, newline and carriage return.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_TEXT_WHITESPACE = str.maketrans("\t\n\r", "   ")
 _FREE_TEXT = frozenset({"query", "text"})
 # Keys of internal records kept in user-keyed tables start with this character; no valid
 # user id contains it (it is a control character), so the two key spaces never meet.
@@ -163,7 +163,8 @@ def _text(raw: dict[str, Any], field: str, *, required: bool = False) -> str | N
         raise _Reject(f"oversized:{field}", f"{len(text)} > {_LIMITS[field]} chars")
     if not text.isprintable():  # fast path: every Cc and Cs character is non-printable
         if field in _FREE_TEXT:
-            text = _TEXT_CONTROL.sub("", text)
+            # Tab, newline and carriage return are text: checked as spaces (same offsets).
+            _refuse_controls(text.translate(_TEXT_WHITESPACE), field)
         else:
             _refuse_controls(text, field)
     if required and not text.strip():

@@ -55,12 +55,14 @@ def test_parse_event__ordinary_unicode_ids_pass() -> None:
 
 
 @pytest.mark.parametrize("field", ["query", "text"])
-def test_parse_event__free_text_loses_controls_keeps_tab_and_newlines(field: str) -> None:
-    got = parse_event(_event(type="review", rating=4, **{field: "a\x00b\tc\nd\r\x7fe\x85f"}))
-    assert isinstance(got, Event)
-    assert getattr(got, field) == "ab\tc\nd\ref"
+def test_parse_event__free_text_refuses_controls_keeps_tab_and_newlines(field: str) -> None:
+    got = parse_event(_event(type="review", rating=4, **{field: "a b\tc\nd\re f"}))
+    assert isinstance(got, Event) and getattr(got, field) == "a b\tc\nd\re f"
+    for bad, at in (("a\x00b", "U+0000 at 1"), ("ab\x7f", "U+007F at 2"), ("\x85", "U+0085 at 0")):
+        got = parse_event(_event(type="review", rating=4, **{field: bad}))
+        assert got == Rejection(f"control_char:{field}", at)
     got = parse_event(_event(type="review", rating=4, **{field: "x\udc80y"}))
-    assert isinstance(got, Event) and getattr(got, field) == "xy"
+    assert got == Rejection(f"lone_surrogate:{field}", "U+DC80 at 1")
 
 
 @pytest.mark.parametrize("partition", [0, 3, 127])

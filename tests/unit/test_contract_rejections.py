@@ -98,6 +98,8 @@ REJECTED: list[tuple[bytes | dict[str, Any], str]] = [
     (ev(user_id="\x00lifeline-next-offset:3"), "control_char:user_id"),  # a forged mark key
     (ev(user_id="u\x7f"), "control_char:user_id"),  # DEL
     (ev(category="shoes\x85"), "control_char:category"),  # C1
+    (ev(text="great\x00"), "control_char:text"),  # free text: tab and newlines only
+    (ev(query="a\x1bb"), "control_char:query"),
     (ev(price=contract.MAX_PRICE * 10), "too_large:price"),
     (ev(quantity=contract.MAX_QUANTITY + 1), "too_large:quantity"),
 ]
