@@ -157,8 +157,8 @@ def test_erasure__forget_kill9_restart_replay_leaves_no_trace(
     final = {u: rows(url, [u]) for u in everyone}
     for user in [*VICTIMS, SLEEPER]:
         assert set(final[user].values()) == {0}, (user, final[user])
-    for user in KEEPERS:
-        assert final[user]["user_profiles"] == 1 and final[user]["churn_alerts"] == 1
+    for user in KEEPERS:  # kept: their alert stays (the silence to day 40 may open another)
+        assert final[user]["user_profiles"] == 1 and final[user]["churn_alerts"] >= 1
 
     changelog = latest_changelog(settings)
     for user in [*VICTIMS, SLEEPER]:
