@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -31,8 +30,6 @@ from streams.storage.schema import (
     WinbackOutcome,
     make_engine,
 )
-
-log = logging.getLogger(__name__)
 
 
 def _table(model: type[Base]) -> Table:

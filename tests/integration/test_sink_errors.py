@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from streams.storage.database_sink import Sink, Upsert
 from streams.storage.row_errors import classify, write_or_set_aside
 from streams.storage.schema import SegmentTransition, UserProfile, make_engine
+from tests.integration import helpers
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +27,6 @@ T = datetime(2026, 1, 1, tzinfo=UTC)
 def row(user: str, events: int = 1, **extra: Any) -> dict[str, Any]:
     return {"user_id": user, "first_seen": T, "last_seen": T, "events": events,
             "purchases": 0, "revenue": 1.5, "interest_segment": None, **extra}
-
-
-def query(url: str, sql: str) -> list[Any]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql)).all())
-    finally:
-        engine.dispose()
 
 
 def test_write_or_set_aside__nul_and_overlong_rows_do_not_block_the_others(
@@ -53,11 +45,12 @@ def test_write_or_set_aside__nul_and_overlong_rows_do_not_block_the_others(
     engine.dispose()
     assert outcome.written == 41 and len(outcome.rejected) == 3
     assert again.written == 41 and len(again.rejected) == 3
-    users = {r[0] for r in query(database, "SELECT user_id FROM user_profiles")}
+    users = {r[0] for r in helpers.rows(database, "SELECT user_id FROM user_profiles")}
     assert users == {f"u{i}" for i in range(40)}
-    assert [r[0] for r in query(database, "SELECT change_id FROM segment_transitions")] == ["c2"]
-    rejected = query(database, "SELECT table_name, user_id, reason, detail, row "
-                               "FROM rejected_rows ORDER BY table_name, user_id")
+    changes = helpers.rows(database, "SELECT change_id FROM segment_transitions")
+    assert [r[0] for r in changes] == ["c2"]
+    rejected = helpers.rows(database, "SELECT table_name, user_id, reason, detail, row "
+                                      "FROM rejected_rows ORDER BY table_name, user_id")
     assert [(r[0], r[1], r[2]) for r in rejected] == [
         ("segment_transitions", "u1", "driver:ValueError"),
         ("user_profiles", "nul\\x00user", "driver:ValueError"),
@@ -79,8 +72,8 @@ async def test_sink__bad_rows_are_acked_and_the_worker_goes_on(database: str) ->
     flusher.cancel()
     sink.close()
     assert sorted(acked) == list(range(30)) and sink.rows_rejected == 3
-    assert len(query(database, "SELECT 1 FROM user_profiles")) == 27
-    assert len(query(database, "SELECT 1 FROM rejected_rows")) == 3
+    assert len(helpers.rows(database, "SELECT 1 FROM user_profiles")) == 27
+    assert len(helpers.rows(database, "SELECT 1 FROM rejected_rows")) == 3
 
 
 def test_make_engine__statement_and_lock_timeouts_are_set_and_transient(database: str) -> None:
@@ -148,7 +141,7 @@ async def test_sink__backpressure_counts_rows_as_well_as_messages(database: str)
     await asyncio.wait_for(blocked, timeout=5)
     await sink.flush()
     sink.close()
-    assert len(query(database, "SELECT 1 FROM user_profiles")) == 61
+    assert len(helpers.rows(database, "SELECT 1 FROM user_profiles")) == 61
 
 
 async def test_sink__a_flush_failing_beyond_retry_is_logged_and_raised(
