@@ -21,7 +21,7 @@ from faust import StreamT
 import streams.runtime.clock  # noqa: F401  # registers the live wall-clock tick (if enabled)
 from online_models.contract import Rejection, parse_event
 from online_models.engine import on_event, on_tick
-from online_models.profile import UserState
+from online_models.profile import UserState, placement
 from streams.app import app
 from streams.privacy.erasure import expired
 from streams.privacy.pseudonyms import pseudonymise
@@ -120,7 +120,7 @@ async def tick(src: Source, value: bytes, ack: Ack | None) -> None:
     count = await catch_up(part, watermark, effects)
     if everyone:
         users = [u for u, raw in profiles_for_user.items()
-                 if (raw or {}).get("ext", {}).get("p") == src.partition]
+                 if placement(raw).partition == src.partition]
         count += await reassess(users, part, watermark, effects)
     log.info("tick %s[%s]: watermark %s, %d users re-assessed", src.topic, src.partition,
              watermark, count)

@@ -1,8 +1,8 @@
 """Win-back alerts: risk episodes with hysteresis, cooldown, holdout group, offers, outcomes.
 
-Pure: no Faust, no I/O. The alert state lives in ``state.ext["al"]`` as a list of ints
+Pure: no Faust, no I/O. The alert state lives in ``state.alert_state`` as a list of ints
 ``[episodes, in_episode, alerted_in_episode, last_alert_at, last_alert_episode, control,
-outcome_done]`` (``last_alert_at`` in whole epoch seconds, 0 = never), absent while all zero.
+outcome_done]`` (``last_alert_at`` in whole epoch seconds, 0 = never), empty while all zero.
 
 Offer table (``value`` is the user's net revenue, or a high-value ``value_segment``):
 
@@ -26,7 +26,6 @@ from typing import Any
 from online_models.contract import iso
 from online_models.profile import DAY, UserState
 
-ALERT_KEY = "al"
 HIGH_VALUE_SEGMENTS = frozenset({"champions", "loyal", "cant_lose"})
 VERY_HIGH_RISK = 0.85
 _OFFERS = {  # (tier, very_high_risk) -> offer
@@ -136,15 +135,13 @@ def choose_offer(
 
 
 def _load(state: UserState) -> list[int]:
-    raw = state.ext.get(ALERT_KEY)
+    raw = state.alert_state
     return list(raw) if isinstance(raw, list) and len(raw) == 7 else [0, 0, 0, 0, 0, 0, 0]
 
 
 def _save(state: UserState, values: list[int]) -> None:
-    if any(values):
-        state.ext[ALERT_KEY] = values
-    else:  # never in an episode: nothing to keep
-        state.ext.pop(ALERT_KEY, None)
+    # never in an episode: nothing to keep
+    state.alert_state = values if any(values) else []
 
 
 def decide_alert(

@@ -119,10 +119,10 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
     dues = [d for d in (label_due, rescore, boundary) if d is not None]
     out.due = max(min(dues), at + 1.0) if dues else None  # strictly later than now
     if out.due is None:
-        state.ext.pop(DUE, None)
+        state.due = None
     else:
         out.due = float(int(out.due))
-        state.ext[DUE] = int(out.due)
+        state.due = int(out.due)
 
 
 def _resolve(state: UserState, purchase_at: float | None, at: float, config: EngineConfig,
@@ -133,18 +133,14 @@ def _resolve(state: UserState, purchase_at: float | None, at: float, config: Eng
         out.training.append(example("churn", x=x, y=y, t=t))
 
 
-RFM_SAMPLED_AT = "rs"
-DUE = "due"  # when the user must be re-assessed (whole epoch seconds)
-
-
 def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -> None:
     """The user's raw RFM at ``at``, at most once per ``rescore_days``: every user weighs the
     same in the population quantiles the trainer learns, however often they are assessed."""
     rfm = rfm_inputs(state, at)
-    previous = float(state.ext.get(RFM_SAMPLED_AT, 0))
+    previous = float(state.rfm_sampled_at or 0)
     if rfm is None or at - previous < config.rescore_days * DAY:
         return
-    state.ext[RFM_SAMPLED_AT] = int(at)
+    state.rfm_sampled_at = int(at)
     # The sample stands for the time since the user's previous one (churned users are
     # sampled 4x less often): the scorer weighs it by that span, so every buyer counts once.
     span = (at - previous) / DAY if previous else config.rescore_days
@@ -211,13 +207,13 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
     >>> _ = on_event("u1", s, Event("e1", "u1", "purchase", 0.0, price=30.0),
     ...              models=m, config=cfg)
     >>> labels = []
-    >>> while s.ext["due"] <= 31 * 86_400:  # the worker pops the user at each due time
+    >>> while s.due <= 31 * 86_400:  # the worker pops the user at each due time
     ...     out = on_tick("u1", s, watermark=31 * 86_400.0, models=m, config=cfg)
     ...     labels += [(ex["y"], ex["t"]) for ex in out.training if ex["k"] == "churn"]
     >>> labels  # the snapshot taken at the purchase: no purchase within 30 days
     [(1, 0.0)]
     """
-    at = min(watermark, float(state.ext.get(DUE, watermark)))
+    at = min(watermark, watermark if state.due is None else float(state.due))
     out = Emits()
     _resolve(state, None, at, config, out)
     _assess(user_id, state, at, models, config, out)

@@ -5,7 +5,7 @@ Churn = no purchase within ``horizon_days`` after the snapshot time ``t``. A sna
 the watermark passes ``t + H`` first. Call :func:`resolve_labels` before :func:`take_snapshot`
 for the same event, so a purchase never labels the snapshot taken after it.
 
-Storage: ``state.ext["lp"]`` (JSON through ``UserState.to_bytes``), one flat list
+Storage: ``state.pending_labels`` (JSON through ``UserState.to_bytes``), one flat list
 ``[schema, t0, values0, dt1, values1, ...]``: ``schema`` is a tag of
 :data:`online_models.churn.FEATURE_NAMES`, ``t0`` whole epoch seconds, ``dt`` seconds since the
 previous snapshot, ``values`` a list aligned with ``FEATURE_NAMES`` (3 significant digits) or,
@@ -22,7 +22,6 @@ from typing import Any
 from online_models.churn import FEATURE_NAMES
 from online_models.profile import DAY, UserState
 
-PENDING_KEY = "lp"
 SCHEMA_TAG = zlib.crc32(",".join(FEATURE_NAMES).encode()) & 0xFFFF
 
 Example = tuple[dict[str, float], int, float]
@@ -55,7 +54,7 @@ def pending(state: UserState) -> list[tuple[float, dict[str, float]]]:
     >>> pending(s)
     [(0.0, {'recency_days': 1.5})]
     """
-    raw = state.ext.get(PENDING_KEY)
+    raw = state.pending_labels
     if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
         return []
     same_schema = raw[0] == SCHEMA_TAG
@@ -73,7 +72,7 @@ def pending(state: UserState) -> list[tuple[float, dict[str, float]]]:
 
 def _times(state: UserState) -> list[float]:
     """Snapshot times only (cheap: features are not decoded)."""
-    raw = state.ext.get(PENDING_KEY)
+    raw = state.pending_labels
     if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
         return []
     times, t = [], 0.0
@@ -85,7 +84,7 @@ def _times(state: UserState) -> list[float]:
 
 def _store(state: UserState, snaps: list[tuple[float, dict[str, float]]]) -> None:
     if not snaps:
-        state.ext.pop(PENDING_KEY, None)
+        state.pending_labels = []
         return
     raw: list[Any] = [SCHEMA_TAG]
     prev = 0
@@ -96,7 +95,7 @@ def _store(state: UserState, snaps: list[tuple[float, dict[str, float]]]) -> Non
             raw.append([compact(features[k]) for k in FEATURE_NAMES])
         else:
             raw.append({k: compact(v) for k, v in features.items()})
-    state.ext[PENDING_KEY] = raw
+    state.pending_labels = raw
 
 
 def take_snapshot(
@@ -137,31 +136,23 @@ def take_snapshot(
     return True
 
 
-BOUGHT_KEY = "lb"  # bit i: pending snapshot i has seen a purchase within its horizon
-
-
 def _resolve_at_horizon(state: UserState, purchase_at: float | None, watermark: float,
                         horizon: float) -> list[Example]:
     times = _times(state)
-    mask = int(state.ext.get(BOUGHT_KEY, 0))
+    mask = int(state.bought_mask)
     if purchase_at is not None:
         for i, t in enumerate(times):
             if t <= purchase_at <= t + horizon:
                 mask |= 1 << i
     due = [i for i, t in enumerate(times) if watermark > t + horizon]
     if not due:
-        if mask:
-            state.ext[BOUGHT_KEY] = mask
+        state.bought_mask = mask
         return []
     snaps = pending(state)
     resolved = [(snaps[i][1], 0 if mask >> i & 1 else 1, snaps[i][0]) for i in due]
     kept = [i for i in range(len(snaps)) if i not in due]
     _store(state, [snaps[i] for i in kept])
-    new_mask = sum(1 << j for j, i in enumerate(kept) if mask >> i & 1)
-    if new_mask:
-        state.ext[BOUGHT_KEY] = new_mask
-    else:
-        state.ext.pop(BOUGHT_KEY, None)
+    state.bought_mask = sum(1 << j for j, i in enumerate(kept) if mask >> i & 1)
     return resolved
 
 
@@ -210,7 +201,7 @@ def resolve_labels(
     if at_horizon:
         return _resolve_at_horizon(state, purchase_at, watermark, horizon)
     times = _times(state)
-    if times and state.ext[PENDING_KEY][0] == SCHEMA_TAG and not any(
+    if times and state.pending_labels[0] == SCHEMA_TAG and not any(
         (purchase_at is not None and purchase_at >= t) or watermark > t + horizon
         for t in times
     ):

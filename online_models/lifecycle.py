@@ -42,9 +42,6 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     "reactivated": frozenset({"active", "at_risk", "churned"}),
 }
 
-EXT_EVAL_AT = "seg_lc_at"  # latest event time the lifecycle was evaluated at
-EXT_SINCE = "seg_lc_since"  # event time the current lifecycle state began
-
 
 @dataclass(frozen=True, slots=True)
 class LifecyclePolicy:
@@ -109,7 +106,7 @@ def _candidate(
     if current == "at_risk":
         return "active", "purchase_after_at_risk"
     if current == "reactivated":
-        since = float(state.ext.get(EXT_SINCE, at))
+        since = at if state.lifecycle_since is None else float(state.lifecycle_since)
         if (at - since) / DAY < policy.reactivated_days:
             return "reactivated", "unchanged"
         return "active", f"reactivated_{policy.reactivated_days:g}d_ago"
@@ -130,9 +127,9 @@ def next_lifecycle(
     events can turn ``active`` into ``at_risk`` and then ``churned``.
 
     Time never moves backwards: the latest evaluation time is kept in
-    ``state.ext["seg_lc_at"]``; an evaluation at an earlier ``at`` returns ``current``
-    unchanged (reason ``stale``). ``state.ext["seg_lc_since"]`` records when the current
-    segment began (it times ``reactivated -> active``). Only ``state.ext`` is written.
+    ``state.lifecycle_evaluated_at``; an evaluation at an earlier ``at`` returns ``current``
+    unchanged (reason ``stale``). ``state.lifecycle_since`` records when the current segment
+    began (it times ``reactivated -> active``). Only these two fields are written.
 
     Raises
     ------
@@ -155,14 +152,14 @@ def next_lifecycle(
     """
     if current is not None and current not in ALLOWED_TRANSITIONS:
         raise ValueError(f"unknown lifecycle state {current!r}; expected one of {LIFECYCLE_STATES}")
-    last_at = state.ext.get(EXT_EVAL_AT)
+    last_at = state.lifecycle_evaluated_at
     if current is not None and last_at is not None and at < float(last_at):
         return current, "stale"
-    state.ext[EXT_EVAL_AT] = max(at, float(last_at)) if last_at is not None else at
+    state.lifecycle_evaluated_at = max(at, float(last_at)) if last_at is not None else at
     if current is None:
         segment, reason = _candidate("prospect", state, at, policy)
         if segment == "prospect":
-            state.ext[EXT_SINCE] = at
+            state.lifecycle_since = at
             return segment, reason
     else:
         segment, reason = _candidate(current, state, at, policy)
@@ -170,7 +167,7 @@ def next_lifecycle(
             return current, "unchanged"
         if segment not in ALLOWED_TRANSITIONS[current]:
             return current, "unchanged"
-    state.ext[EXT_SINCE] = state.last_purchase if segment == "reactivated" else at
+    state.lifecycle_since = state.last_purchase if segment == "reactivated" else at
     return segment, reason
 
 
@@ -193,7 +190,7 @@ def next_boundary(state: UserState, at: float, policy: LifecyclePolicy) -> float
         return None
     last = state.last_purchase
     first = state.first_purchase if state.first_purchase is not None else last
-    since = float(state.ext.get(EXT_SINCE, last))
+    since = last if state.lifecycle_since is None else float(state.lifecycle_since)
     candidates = (first + policy.new_days * DAY, since + policy.reactivated_days * DAY,
                   last + policy.at_risk_days * DAY, last + policy.churned_days * DAY)
     later = [t for t in candidates if t > at]

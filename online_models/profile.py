@@ -10,7 +10,7 @@ import base64
 import math
 import zlib
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -108,7 +108,15 @@ class UserState:
     reviews: int = 0
     churn_risk: float | None = None
     segments: dict[str, str] = field(default_factory=dict)
-    ext: dict[str, Any] = field(default_factory=dict)
+    # Written under ``"ext"`` with short keys in the serialized form (see :data:`EXT_KEYS`).
+    partition: int | None = None  # source partition of the user's last applied message
+    due: int | None = None  # when the user must be re-assessed (whole epoch seconds)
+    rfm_sampled_at: int | None = None  # last RFM sample sent to the trainer (whole seconds)
+    pending_labels: list[Any] = field(default_factory=list)  # online_models/labels.py
+    bought_mask: int = 0  # bit i: pending snapshot i saw a purchase within its horizon
+    alert_state: list[int] = field(default_factory=list)  # online_models/alerts.py
+    lifecycle_evaluated_at: float | None = None  # latest event time the lifecycle was judged
+    lifecycle_since: float | None = None  # event time the current lifecycle segment began
 
     @property
     def gap_std(self) -> float:
@@ -131,14 +139,20 @@ class UserState:
         return orjson.dumps(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        """A compact JSON-ready dict (defaults omitted, remembered ids as base64).
+        """A compact JSON-ready dict (defaults omitted, remembered ids as base64, the
+        bookkeeping fields under ``"ext"`` with the short keys of :data:`EXT_KEYS`).
 
         >>> UserState(events=2).to_dict()
         {'events': 2}
+        >>> UserState(events=2, partition=1, due=120).to_dict()
+        {'events': 2, 'ext': {'p': 1, 'due': 120}}
         """
-        out = {f: v for f, d in _DEFAULT_ITEMS if (v := getattr(self, f)) != d}
+        out = {f: v for f, d in _PLAIN_DEFAULTS if (v := getattr(self, f)) != d}
         if self.seen:
             out["seen"] = base64.b64encode(self.seen).decode()
+        ext = {k: v for f, k, d in _EXT_DEFAULTS if (v := getattr(self, f)) != d}
+        if ext:
+            out["ext"] = ext
         return out
 
     @classmethod
@@ -154,23 +168,74 @@ class UserState:
     def from_dict(cls, data: dict[str, Any] | None) -> UserState:
         """Inverse of :meth:`to_dict`; ``None`` or empty gives a fresh state.
 
-        >>> UserState.from_dict({"events": 2}).events
-        2
+        >>> s = UserState.from_dict({"events": 2, "ext": {"p": 1, "due": 120, "rs": 60}})
+        >>> s.events, s.partition, s.due, s.rfm_sampled_at
+        (2, 1, 120, 60)
         """
         if not data:
             return cls()
         # Copy the containers: the state is mutated in place, and ``data`` may be a value
         # that is still queued for the changelog.
-        raw: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v
-                               for k, v in data.items() if k in _DEFAULTS}
+        raw: dict[str, Any] = {k: _copy(v) for k, v in data.items() if k in _PLAIN_FIELDS}
         if "seen" in raw:
             raw["seen"] = base64.b64decode(raw["seen"])
+        ext = data.get("ext")
+        if isinstance(ext, dict):
+            raw.update((f, _copy(ext[k])) for f, k, _ in _EXT_DEFAULTS if k in ext)
         return cls(**raw)
 
 
-_FIELDS = tuple(f.name for f in fields(UserState))
-_DEFAULTS: dict[str, Any] = {f: getattr(UserState(), f) for f in _FIELDS}
-_DEFAULT_ITEMS = tuple(_DEFAULTS.items())
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    return list(value) if isinstance(value, list) else value
+
+
+# Field -> its key under ``"ext"`` in the serialized form (short: every user's state holds
+# them). States written before these fields had names keep loading: the keys are the same.
+EXT_KEYS = {
+    "partition": "p",
+    "due": "due",
+    "rfm_sampled_at": "rs",
+    "pending_labels": "lp",
+    "bought_mask": "lb",
+    "alert_state": "al",
+    "lifecycle_evaluated_at": "seg_lc_at",
+    "lifecycle_since": "seg_lc_since",
+}
+_DEFAULTS: dict[str, Any] = {f.name: getattr(UserState(), f.name) for f in fields(UserState)}
+_PLAIN_FIELDS = frozenset(_DEFAULTS) - frozenset(EXT_KEYS)
+_PLAIN_DEFAULTS = tuple((f, d) for f, d in _DEFAULTS.items() if f in _PLAIN_FIELDS)
+_EXT_DEFAULTS = tuple((f, k, _DEFAULTS[f]) for f, k in EXT_KEYS.items())
+
+
+class Placement(NamedTuple):
+    """Where a stored user state belongs: its partition, due time and last event time."""
+
+    partition: int | None
+    due: float | None
+    last_seen: float | None
+
+
+def placement(raw: Any) -> Placement:
+    """The partition, due time and last event time of a state as stored in the profile
+    table (a :meth:`UserState.to_dict` value), without decoding the rest of it.
+
+    >>> placement({"last_seen": 90.0, "ext": {"p": 1, "due": 120}})
+    Placement(partition=1, due=120.0, last_seen=90.0)
+    >>> placement(None)
+    Placement(partition=None, due=None, last_seen=None)
+    """
+    if not isinstance(raw, dict):
+        return Placement(None, None, None)
+    ext = raw.get("ext")
+    partition = due = None
+    if isinstance(ext, dict):
+        partition, due = ext.get(EXT_KEYS["partition"]), ext.get(EXT_KEYS["due"])
+    last_seen = raw.get("last_seen")
+    return Placement(None if partition is None else int(partition),
+                     None if due is None else float(due),
+                     None if last_seen is None else float(last_seen))
 
 
 def decayed_affinity(state: UserState, at: float, config: ProfileConfig) -> dict[str, float]:

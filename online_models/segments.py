@@ -14,7 +14,7 @@ from typing import Any
 
 from online_models.contract import iso
 from online_models.interest import InterestModel
-from online_models.lifecycle import EXT_EVAL_AT, LifecyclePolicy, next_lifecycle
+from online_models.lifecycle import LifecyclePolicy, next_lifecycle
 from online_models.profile import UserState
 from online_models.rfm import RFMScorer, grid_segment, rfm_inputs
 
@@ -72,7 +72,7 @@ def evaluate_segments(
     with ``at`` in ISO-8601 UTC (``Z``) and a deterministic ``change_id``.
 
     Idempotent: evaluating again at the same ``at`` with the same state and models returns
-    ``[]``. An evaluation earlier than the latest one (``state.ext["seg_lc_at"]``) changes
+    ``[]``. An evaluation earlier than the latest one (``state.lifecycle_evaluated_at``) changes
     nothing and returns ``[]``: time never moves backwards.
 
     Examples
@@ -89,7 +89,7 @@ def evaluate_segments(
     >>> change["from"], change["to"], change["at"], change["reason"]
     ('new', 'at_risk', '1970-02-20T00:00:00Z', 'no_purchase_45d')
     """
-    last_at = state.ext.get(EXT_EVAL_AT)
+    last_at = state.lifecycle_evaluated_at
     if last_at is not None and at < float(last_at):
         return []
     lifecycle, lifecycle_reason = next_lifecycle(

@@ -75,7 +75,7 @@ class Effects:
 
     def step(self, user_id: str, state: UserState, out: Emits) -> None:
         """Add one user's step: its outputs, rows, training examples and new state."""
-        state.ext["p"] = self.part.partition
+        state.partition = self.part.partition
         self._unkept[user_id] = (state.to_dict(), out.due)
         self.training.extend(out.training)
         key = user_id.encode()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from online_models.profile import placement
 from online_models.schedule import DueSchedule
 from streams.runtime.continuity import mark_partition
 
@@ -125,15 +126,14 @@ class WorkerState:
                 if isinstance(raw, dict) and "next" in raw:
                     self[marked].mark = int(raw["next"])
                 continue
-            ext = (raw or {}).get("ext", {})
-            partition, due = ext.get("p"), ext.get("due")
+            partition, due, last_seen = placement(raw)
             if partition is None:
                 continue
             part = self[partition]
-            last = min((raw or {}).get("last_seen") or 0.0, now)
+            last = min(last_seen or 0.0, now)
             part.watermark = max(part.watermark or 0.0, last)
             if due is not None:
-                part.schedule.schedule(key, float(due))
+                part.schedule.schedule(key, due)
 
     def event_time(self, partition: int, ts: float) -> float:
         """The partition's watermark with an event at ``ts`` (never past now, never back).

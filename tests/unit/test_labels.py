@@ -8,7 +8,6 @@ from online_models.alerts import AlertPolicy, decide_alert
 from online_models.churn import FEATURE_NAMES, churn_features
 from online_models.contract import Event
 from online_models.labels import (
-    PENDING_KEY,
     next_label_due,
     pending,
     resolve_labels,
@@ -32,7 +31,7 @@ def test_resolve_labels__purchase_before_horizon_is_zero() -> None:
     assert _snap(s, 0)
     out = resolve_labels(s, purchase_at=T0 + 29 * DAY, watermark=T0 + 29 * DAY, horizon_days=H)
     assert out == [({"x": 1.0}, 0, T0)]
-    assert pending(s) == [] and PENDING_KEY not in s.ext
+    assert pending(s) == [] and s.pending_labels == []
 
 
 def test_resolve_labels__purchase_exactly_at_horizon_is_zero() -> None:
@@ -127,10 +126,10 @@ def test_pending__feature_values_rounded_and_roundtrip() -> None:
 def test_pending__other_schema_lists_dropped() -> None:
     s = UserState()
     take_snapshot(s, T0, churn_features(s, T0), horizon_days=H)
-    s.ext[PENDING_KEY][0] = -1  # written by a build with other feature names
+    s.pending_labels[0] = -1  # written by a build with other feature names
     assert pending(s) == []
     assert resolve_labels(s, purchase_at=None, watermark=T0, horizon_days=H) == []
-    assert PENDING_KEY not in s.ext
+    assert s.pending_labels == [] and "ext" not in s.to_dict()
 
 
 def test_next_label_due__oldest_snapshot() -> None:

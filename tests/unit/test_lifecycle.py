@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from online_models.contract import Event
 from online_models.lifecycle import (
     ALLOWED_TRANSITIONS,
-    EXT_EVAL_AT,
     LIFECYCLE_STATES,
     LifecyclePolicy,
     next_lifecycle,
@@ -71,7 +70,7 @@ def test_lifecycle__earlier_evaluation_is_stale() -> None:
     state = UserState(purchases=1, first_purchase=T0, last_purchase=T0)
     assert _step(state, 100)[0] == "churned"
     assert _step(state, 10) == ("churned", "stale")
-    assert state.ext[EXT_EVAL_AT] == T0 + 100 * DAY
+    assert state.lifecycle_evaluated_at == T0 + 100 * DAY
 
 
 def test_lifecycle__churned_ignores_late_purchase_in_at_risk_range() -> None:
@@ -133,4 +132,4 @@ def test_lifecycle__random_histories_respect_table_and_time(ops: list[tuple[str,
         if op == "dup" and last_event is not None and clock is not None:
             assert (segment, reason) == (before, "unchanged")
         clock = at if clock is None else max(clock, at)
-        assert state.ext[EXT_EVAL_AT] == T0 + clock * DAY
+        assert state.lifecycle_evaluated_at == T0 + clock * DAY
