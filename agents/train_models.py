@@ -7,8 +7,9 @@ resolved churn labels (progressive validation, every churn candidate scored firs
 (the BG/NBD priors), rated reviews, RFM observations and interest vectors, and publishes a new
 versioned bundle every ``LIFELINE_SNAPSHOT_EXAMPLES`` examples or ``LIFELINE_SNAPSHOT_SECONDS``
 seconds, recording its quality in ``model_versions``. Training batches that are refused
-(signature, see streams/runtime/trust.py) or are not JSON are counted and skipped; a snapshot
-over the message limit is logged and not published.
+(signature, see streams/runtime/trust.py) or are not JSON are counted and skipped, and so are
+examples that do not decode (online_models/training.py); a snapshot over the message limit is
+logged and not published.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import orjson
 from faust import StreamT
 
 from online_models.bundle import MAX_SNAPSHOT_BYTES, SnapshotTooLarge
+from online_models.training import TrainingExample, decode_example
 from streams.app import app
 from streams.runtime.channels import models_topic, training_topic
 from streams.runtime.continuity import until_done
@@ -39,7 +41,7 @@ from streams.topics import snapshot_key
 log = logging.getLogger(__name__)
 _logged = {"label": -1}  # champion switches up to this label count were logged
 
-stats = {"batches": 0, "bad_batches": 0, "oversized_snapshots": 0}
+stats = {"batches": 0, "bad_batches": 0, "bad_examples": 0, "oversized_snapshots": 0}
 
 
 async def publish_snapshot(bundle: Any) -> None:
@@ -65,8 +67,9 @@ async def publish_snapshot(bundle: Any) -> None:
              metrics)
 
 
-def examples_of(message: Any) -> list[Any]:
-    """The examples of one training message ([] if it is refused or malformed)."""
+def examples_of(message: Any) -> list[TrainingExample]:
+    """The examples of one training message ([] if it is refused or malformed; an example
+    that does not decode is counted, logged and left out)."""
     stats["batches"] += 1
     data = opened(message, purpose="training", origin="lifeline-training") \
         if isinstance(message, bytes) else None
@@ -78,7 +81,17 @@ def examples_of(message: Any) -> list[Any]:
     if not isinstance(batch, list):
         stats["bad_batches"] += 1
         return []
-    return batch
+    examples = []
+    for raw in batch:
+        try:
+            examples.append(decode_example(raw))
+        except ValueError as exc:
+            stats["bad_examples"] += 1
+            bad = stats["bad_examples"]
+            if bad & (bad - 1) == 0:  # the 1st, 2nd, 4th, 8th, ...
+                log.warning("trainer: ignoring a malformed training example: %s (%d so far)",
+                            exc, bad)
+    return examples
 
 
 @app.agent(training_topic)
@@ -97,10 +110,8 @@ async def train_models(stream: StreamT[bytes]) -> None:
     fresh, last = 0, time.monotonic()
     async for messages in stream.take(500, within=settings.snapshot_seconds):
         for message in messages:
-            batch = examples_of(message)
-            for ex in batch:
-                if isinstance(ex, dict):
-                    fresh += bundle.learn(ex)
+            for ex in examples_of(message):
+                fresh += bundle.learn(ex)
         if fresh and (fresh >= settings.snapshot_examples
                       or time.monotonic() - last >= settings.snapshot_seconds):
             await publish_snapshot(bundle)

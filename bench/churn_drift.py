@@ -27,7 +27,6 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -39,6 +38,7 @@ from bench.cdnow_cuts import Replay, exact_auc, parsed_events  # noqa: E402
 from online_models.candidates import candidate_scores  # noqa: E402
 from online_models.engine import Emits, EngineConfig  # noqa: E402
 from online_models.profile import DAY  # noqa: E402
+from online_models.training import ChurnLabel  # noqa: E402
 
 
 class ServedReplay(Replay):
@@ -48,22 +48,23 @@ class ServedReplay(Replay):
 
     def _train(self, out: Emits) -> None:
         for ex in out.training:
-            if ex.get("k") == "churn":
+            if isinstance(ex, ChurnLabel):
                 self._record(ex)
         super()._train(out)
 
-    def _record(self, ex: dict[str, Any]) -> None:
+    def _record(self, ex: ChurnLabel) -> None:
         b = self.trainer
-        cp = b.asof.at(float(ex["t"]))
+        t = float(ex.taken_at or 0.0)
+        cp = b.asof.at(t)
         if cp is None:
-            p, who = b.champion.serve(b.scores(ex["x"])), b.champion.serving
+            p, who = b.champion.serve(b.scores(ex.features)), b.champion.serving
         else:
-            scores = candidate_scores(ex["x"], params=cp.params, horizon_days=b.horizon_days,
-                                      learner=cp.learner)
+            scores = candidate_scores(ex.features, params=cp.params,
+                                      horizon_days=b.horizon_days, learner=cp.learner)
             p = b.champion.serve(scores, serving=cp.serving, stack_w=cp.stack_w,
                                  platt=cp.platt)
             who = cp.serving
-        self.served.append((float(ex["t"]), p, int(ex["y"]), who))
+        self.served.append((t, p, ex.label, who))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from online_models.contract import iso
+from online_models.messages import Alert, Outcome
 from online_models.profile import DAY, UserState
 
 HIGH_VALUE_SEGMENTS = frozenset({"champions", "loyal", "cant_lose"})
@@ -157,8 +158,8 @@ def decide_alert(
     policy: AlertPolicy,
     value_segment: str | None = None,
     lifecycle: str | None = None,
-) -> dict[str, Any] | None:
-    """Update the user's risk episode at event time ``at``; the alert dict when one fires.
+) -> Alert | None:
+    """Update the user's risk episode at event time ``at``; the alert when one fires.
 
     An episode starts at ``risk >= enter_threshold`` and ends at ``risk < exit_threshold``.
     At most one alert per episode; it fires at the first score of the episode with
@@ -170,7 +171,7 @@ def decide_alert(
     >>> s, p = UserState(purchases=2, revenue=80.0), AlertPolicy(control_share=0.0)
     >>> a = decide_alert(s, user_id="u-42", risk=0.8, p_alive=0.3, reasons=[("recency_days", 0.4)],
     ...                  categories=["shoes"], model_version=3, at=0.0, policy=p)
-    >>> a["offer"], a["at"], a["expires_at"], a["control"]
+    >>> a.offer, a.at, a.expires_at, a.control
     ({'kind': 'coupon', 'value': 10}, '1970-01-01T00:00:00Z', '1970-01-08T00:00:00Z', False)
     >>> decide_alert(s, user_id="u-42", risk=0.9, p_alive=0.3, reasons=[], categories=[],
     ...              model_version=3, at=60.0, policy=p) is None  # same episode
@@ -191,26 +192,26 @@ def decide_alert(
         and state.revenue >= policy.min_value
         and (last_ep == 0 or at - last_at >= policy.cooldown_days * DAY)
     )
-    alert: dict[str, Any] | None = None
+    alert: Alert | None = None
     if fire:
         alerted, last_at, last_ep, done = 1, math.floor(at), episodes, 0
         control = int(in_control_group(user_id, policy.control_share))
         value = value_segment if value_segment is not None else state.segments.get("value")
-        alert = {
-            "alert_id": alert_id(user_id, episodes),
-            "user_id": user_id,
-            "at": iso(at),
-            "churn_risk": round(risk, 4),
-            "p_alive": round(p_alive, 4),
-            "lifecycle": lifecycle if lifecycle is not None else state.segments.get("lifecycle"),
-            "value": value,
-            "reasons": [[name, round(float(w), 4)] for name, w in reasons],
-            "offer": choose_offer(state.revenue, risk, policy, value),
-            "categories": list(categories),
-            "control": bool(control),
-            "model_version": model_version,
-            "expires_at": iso(at + policy.expiry_days * DAY),
-        }
+        alert = Alert(
+            alert_id=alert_id(user_id, episodes),
+            user_id=user_id,
+            at=iso(at),
+            churn_risk=round(risk, 4),
+            p_alive=round(p_alive, 4),
+            lifecycle=lifecycle if lifecycle is not None else state.segments.get("lifecycle"),
+            value=value,
+            reasons=tuple((name, round(float(w), 4)) for name, w in reasons),
+            offer=choose_offer(state.revenue, risk, policy, value),
+            categories=tuple(categories),
+            control=bool(control),
+            model_version=model_version,
+            expires_at=iso(at + policy.expiry_days * DAY),
+        )
     _save(state, [episodes, active, alerted, last_at, last_ep, control, done])
     return alert
 
@@ -222,7 +223,7 @@ def record_outcome(
     amount: float,
     user_id: str,
     policy: AlertPolicy | None = None,
-) -> dict[str, Any] | None:
+) -> Outcome | None:
     """The ``winback-outcomes`` message of a purchase that answers the user's last alert.
 
     A purchase counts when it is the first one within ``attribution_days`` after the last
@@ -231,7 +232,7 @@ def record_outcome(
     >>> s, p = UserState(purchases=1, revenue=60.0), AlertPolicy(control_share=0.0)
     >>> _ = decide_alert(s, user_id="u1", risk=0.9, p_alive=0.2, reasons=[], categories=[],
     ...                  model_version=1, at=0.0, policy=p)
-    >>> record_outcome(s, purchase_at=86_400.0, amount=25.0, user_id="u1", policy=p)["revenue"]
+    >>> record_outcome(s, purchase_at=86_400.0, amount=25.0, user_id="u1", policy=p).revenue
     25.0
     >>> record_outcome(s, purchase_at=90_000.0, amount=5.0, user_id="u1", policy=p) is None
     True
@@ -245,14 +246,8 @@ def record_outcome(
     if not last_at <= purchase_at <= last_at + policy.attribution_days * DAY:
         return None
     _save(state, [episodes, active, alerted, last_at, last_ep, control, 1])
-    return {
-        "alert_id": alert_id(user_id, last_ep),
-        "user_id": user_id,
-        "outcome": "returned",
-        "revenue": round(amount, 2),
-        "at": iso(purchase_at),
-        "control": bool(control),
-    }
+    return Outcome(alert_id=alert_id(user_id, last_ep), user_id=user_id, outcome="returned",
+                   revenue=round(amount, 2), at=iso(purchase_at), control=bool(control))
 
 
 def uplift(

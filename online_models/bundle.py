@@ -1,7 +1,7 @@
 """Every learned model in one bundle: one trainer learns it, every worker scores with a copy.
 
 River estimators are not safe to share or merge, so workers never learn: they send training
-examples (plain dicts, see :func:`example`) to the trainer, which calls
+examples (:mod:`online_models.training`) to the trainer, which calls
 :meth:`ModelBundle.learn` and periodically publishes :meth:`ModelBundle.snapshot` bytes.
 
 A snapshot is data, never code: JSON holding each component's ``to_data()`` under its name
@@ -25,9 +25,17 @@ from online_models.learner import Calibration, ChurnModel
 from online_models.priors import Priors
 from online_models.profile import DAY
 from online_models.rfm import RFMScorer
-from online_models.sentiment import MAX_TERMS, SentimentModel
+from online_models.sentiment import SentimentModel
+from online_models.training import (
+    KINDS,
+    Buyer,
+    ChurnLabel,
+    Interests,
+    ReviewTerms,
+    RfmSample,
+    TrainingExample,
+)
 
-KINDS = ("churn", "review", "rfm", "interest", "buyer")
 # Bundle attribute -> its class (``to_data()`` / ``from_data(d)``). A snapshot without one
 # of them (an older trainer) leaves that component fresh; unknown names are ignored (a newer
 # trainer), so workers and trainer can be upgraded one at a time. The trainer's checkpoints of
@@ -51,23 +59,6 @@ _SCHEMA = 1
 
 class SnapshotTooLarge(ValueError):
     """A snapshot over the size limit; the bundle's version was not bumped."""
-
-
-def _terms(value: Any) -> dict[int, int]:
-    pairs = md.seq(value, "review terms", max_len=MAX_TERMS)
-    return {md.integer(b, "bucket", hi=1 << 20): md.integer(n, "count", lo=1, hi=10_000)
-            for b, n in (md.pair(p, "review term") for p in pairs)}
-
-
-def example(kind: str, **fields: Any) -> dict[str, Any]:
-    """A training example for the trainer; ``kind`` is one of :data:`KINDS`.
-
-    >>> example("rfm", r=3.0, f=2.0, m=40.0)
-    {'k': 'rfm', 'r': 3.0, 'f': 2.0, 'm': 40.0}
-    """
-    if kind not in KINDS:
-        raise ValueError(f"unknown training example kind {kind!r}; expected one of {KINDS}")
-    return {"k": kind, **fields}
 
 
 class ModelBundle:
@@ -94,12 +85,10 @@ class ModelBundle:
     Examples
     --------
     >>> b = ModelBundle()
-    >>> b.learn(example("churn", x={"recency_days": 40.0}, y=1))
+    >>> b.learn(ChurnLabel({"recency_days": 40.0}, 1))
     True
-    >>> b.learn(example("review", h=[[1, 2], [40, 1]], rating=5))
+    >>> b.learn(ReviewTerms({1: 2, 40: 1}, 5))
     True
-    >>> b.learn({"k": "nonsense"})
-    False
     >>> c = ModelBundle.from_snapshot(b.snapshot())
     >>> (c.version, c.churn.examples, c.counts["review"])
     (1, 1, 1)
@@ -123,49 +112,49 @@ class ModelBundle:
         self.version = 0
         self.published_at = 0.0
 
-    def learn(self, ex: dict[str, Any]) -> bool:
-        """Learn one training example; False (ignored) when it is malformed.
+    def learn(self, ex: TrainingExample) -> bool:
+        """Learn one training example; False (ignored) when a model refuses it.
+
+        Examples arrive checked (``training.decode_example``); a model still refuses values
+        outside its domain (a negative recency, a review without terms or rated 3).
 
         >>> b = ModelBundle()
-        >>> b.learn(example("rfm", r=3.0, f=2.0, m=40.0)), b.learn(example("rfm", r="x"))
+        >>> b.learn(RfmSample(3.0, 2.0, 40.0)), b.learn(RfmSample(-1.0, 2.0, 40.0))
         (True, False)
         """
         try:
-            kind = ex["k"]
-            if kind == "churn":
-                self._learn_churn(ex["x"], int(ex["y"]), ex.get("t"))
-            elif kind == "review":  # hashed terms ("h"); "text" from workers before 12
-                terms = _terms(ex["h"]) if "h" in ex else self.sentiment.features(str(ex["text"]))
-                if not self.sentiment.learn_features(terms, int(ex["rating"])):
+            if isinstance(ex, ChurnLabel):
+                self._learn_churn(ex.features, ex.label, ex.taken_at)
+            elif isinstance(ex, ReviewTerms):  # the text itself from workers before 12
+                terms = ex.terms if ex.terms is not None else \
+                    self.sentiment.features(ex.text or "")
+                if not self.sentiment.learn_features(terms, ex.rating):
                     return False
-            elif kind == "rfm":
-                at = ex.get("at")
-                self.rfm.learn_one(float(ex["r"]), float(ex["f"]), float(ex["m"]),
-                                   at=None if at is None else float(at),
-                                   span=float(ex.get("s", 1.0)))
-                if at is not None:
-                    self.priors.observe(float(at))
-            elif kind == "interest":
-                self.interest.learn_one({str(k): float(v) for k, v in ex["a"].items()})
-            elif kind == "buyer":
-                self.priors.learn_buyer(int(ex["u"]), float(ex["f"]), float(ex["l"]),
-                                        int(ex["x"]))
+            elif isinstance(ex, RfmSample):
+                self.rfm.learn_one(ex.recency, ex.frequency, ex.monetary, at=ex.at,
+                                   span=ex.span)
+                if ex.at is not None:
+                    self.priors.observe(ex.at)
+            elif isinstance(ex, Interests):
+                self.interest.learn_one(ex.affinity)
+            elif isinstance(ex, Buyer):
+                self.priors.learn_buyer(ex.key, float(ex.first), float(ex.last), ex.repeats)
                 if self.priors.due():
                     self.priors.refit()
             else:
                 return False
         except (KeyError, TypeError, ValueError, AttributeError):
             return False
-        self.counts[kind] += 1
+        self.counts[ex.kind] += 1
         self.asof.maybe_take(self.priors.clock, self.churn, self.priors.params, self.champion)
         return True
 
-    def _learn_churn(self, x: dict[str, Any], y: int, t: Any) -> None:
+    def _learn_churn(self, x: dict[str, float], y: int, t: float | None) -> None:
         """Score the label with every candidate as they were at the label's snapshot time
         ``t`` (and the score served then), then learn it."""
-        if not isinstance(x, dict) or y not in (0, 1):
-            raise ValueError("a churn example needs a feature dict x and a label 0 or 1")
-        cp = self.asof.at(float(t)) if isinstance(t, (int, float)) else None
+        if y not in (0, 1):
+            raise ValueError("a churn label is 0 or 1")
+        cp = None if t is None else self.asof.at(t)
         if cp is None:
             scores = self.scores(x)
             self.calibration.update(self.champion.serve(scores), y)
@@ -179,8 +168,8 @@ class ModelBundle:
             self.champion.update(scores, y, stack_w=cp.stack_w, platt=cp.platt)
         drifts = self.churn.drift_count
         self.churn.learn_one(x, y)
-        if isinstance(t, (int, float)):
-            self.priors.observe(float(t) + self.horizon_days * DAY)
+        if t is not None:
+            self.priors.observe(t + self.horizon_days * DAY)
         if self.churn.drift_count > drifts:  # drift: judge the candidates again now
             self.champion.evaluate(self.mature(), reason="drift")
 

@@ -9,20 +9,28 @@ what the agent must publish or persist, and when the user is next due.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from online_models.alerts import AlertPolicy, decide_alert, record_outcome
-from online_models.bundle import ModelBundle, example
+from online_models.bundle import ModelBundle
 from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.labels import next_label_due, resolve_labels, take_snapshot
 from online_models.lifecycle import LifecyclePolicy, next_boundary
+from online_models.messages import Alert, Outcome, SegmentChange
 from online_models.priors import buyer_key
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event, decayed_affinity
 from online_models.rfm import rfm_inputs
 from online_models.segments import evaluate_segments
 from online_models.sentiment import update_user_sentiment
+from online_models.training import (
+    Buyer,
+    ChurnLabel,
+    Interests,
+    ReviewTerms,
+    RfmSample,
+    TrainingExample,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +80,10 @@ class Emits:
     """
 
     applied: bool = True
-    training: list[dict[str, Any]] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    training: list[TrainingExample] = field(default_factory=list)
+    changes: list[SegmentChange] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     due: float | None = None
     evicted: int = 0
 
@@ -106,9 +114,9 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
                          reasons=[], categories=[], model_version=models.version, at=at,
                          policy=config.alerts)
     if alert is not None:  # explanations cost more than scoring: only for an actual alert
-        alert["reasons"] = [[n, round(w, 4)] for n, w in models.churn.explain(features)]
-        alert["categories"] = _categories(state, at, models, config)
-        out.alerts.append(alert)
+        out.alerts.append(replace(
+            alert, reasons=tuple((n, round(w, 4)) for n, w in models.churn.explain(features)),
+            categories=tuple(_categories(state, at, models, config))))
     label_due = next_label_due(state, horizon_days=config.horizon_days)
     # Churned users drift slowly: they are re-scored four times less often.
     every = config.rescore_days * (4 if state.segments.get("lifecycle") == "churned" else 1)
@@ -130,7 +138,7 @@ def _resolve(state: UserState, purchase_at: float | None, at: float, config: Eng
     for x, y, t in resolve_labels(state, purchase_at=purchase_at, watermark=at,
                                   horizon_days=config.horizon_days,
                                   at_horizon=config.labels_at_horizon):
-        out.training.append(example("churn", x=x, y=y, t=t))
+        out.training.append(ChurnLabel(x, y, t))
 
 
 def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -> None:
@@ -144,7 +152,7 @@ def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -
     # The sample stands for the time since the user's previous one (churned users are
     # sampled 4x less often): the scorer weighs it by that span, so every buyer counts once.
     span = (at - previous) / DAY if previous else config.rescore_days
-    out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2], at=at, s=round(span, 3)))
+    out.training.append(RfmSample(rfm[0], rfm[1], rfm[2], at=at, span=round(span, 3)))
 
 
 def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundle,
@@ -160,7 +168,7 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
     >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
     >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...                models=m, config=cfg)
-    >>> round(s.churn_risk, 4), [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
+    >>> round(s.churn_risk, 4), [c.to_segment for c in out.changes], out.due == 1e9 + 7 * 86_400
     (0.5887, ['new'], True)
     >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
     ...          models=m, config=cfg).applied  # a duplicate
@@ -174,10 +182,10 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
     if event.type == "purchase":
         _resolve(state, event.ts, at, config, out)
         if state.first_purchase is not None and state.last_purchase is not None:
-            out.training.append(example(
-                "buyer", u=buyer_key(user_id), f=int(state.first_purchase),
-                l=int(max(state.first_purchase, state.last_purchase)),
-                x=max(0, min(state.purchases - 1, state.gap_n))))
+            out.training.append(Buyer(
+                buyer_key(user_id), int(state.first_purchase),
+                int(max(state.first_purchase, state.last_purchase)),
+                max(0, min(state.purchases - 1, state.gap_n))))
         outcome = record_outcome(state, purchase_at=event.ts, amount=event.amount,
                                  user_id=user_id, policy=config.alerts)
         if outcome is not None:
@@ -188,10 +196,9 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
         if math.isfinite(score):
             update_user_sentiment(state, score)
         if event.rating is not None and terms:
-            out.training.append(example("review", h=[[b, n] for b, n in terms.items()],
-                                        rating=event.rating))
+            out.training.append(ReviewTerms(terms, event.rating))
     if state.events % config.interest_every == 0 and state.affinity:
-        out.training.append(example("interest", a=dict(state.affinity)))
+        out.training.append(Interests(dict(state.affinity)))
     _assess(user_id, state, at, models, config, out)
     return out
 
@@ -209,7 +216,8 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
     >>> labels = []
     >>> while s.due <= 31 * 86_400:  # the worker pops the user at each due time
     ...     out = on_tick("u1", s, watermark=31 * 86_400.0, models=m, config=cfg)
-    ...     labels += [(ex["y"], ex["t"]) for ex in out.training if ex["k"] == "churn"]
+    ...     labels += [(ex.label, ex.taken_at) for ex in out.training
+    ...                if isinstance(ex, ChurnLabel)]
     >>> labels  # the snapshot taken at the purchase: no purchase within 30 days
     [(1, 0.0)]
     """

@@ -10,11 +10,11 @@ Pure: no Faust, no I/O.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from online_models.contract import iso
 from online_models.interest import InterestModel
 from online_models.lifecycle import LifecyclePolicy, next_lifecycle
+from online_models.messages import SegmentChange
 from online_models.profile import UserState
 from online_models.rfm import RFMScorer, grid_segment, rfm_inputs
 
@@ -60,16 +60,16 @@ def evaluate_segments(
     lifecycle_policy: LifecyclePolicy,
     rfm: RFMScorer,
     interest: InterestModel,
-) -> list[dict[str, Any]]:
+) -> list[SegmentChange]:
     """Place a user in every segment dimension at event time ``at``; return the changes.
 
     Dimensions: ``lifecycle`` (always set), ``value`` (RFM grid segment; absent for
     non-purchasers and while ``rfm`` warms up) and ``interest`` (label of the user's
     interest cluster; absent without an affinity profile or while the model warms up).
     ``state.segments`` is updated in place (a dimension that becomes undetermined is
-    removed) and each change is returned as a
-    ``segment-changes`` message ``{change_id, user_id, dimension, from, to, at, reason}``
-    with ``at`` in ISO-8601 UTC (``Z``) and a deterministic ``change_id``.
+    removed) and each change is returned as a ``segment-changes`` message
+    (:class:`~online_models.messages.SegmentChange`) with ``at`` in ISO-8601 UTC (``Z``) and
+    a deterministic ``change_id``.
 
     Idempotent: evaluating again at the same ``at`` with the same state and models returns
     ``[]``. An evaluation earlier than the latest one (``state.lifecycle_evaluated_at``) changes
@@ -81,12 +81,13 @@ def evaluate_segments(
     >>> s = UserState(purchases=1, revenue=20.0, first_purchase=0.0, last_purchase=0.0,
     ...               affinity={"shoes": 5.0})
     >>> kw = dict(lifecycle_policy=LifecyclePolicy(), rfm=RFMScorer(), interest=InterestModel())
-    >>> [(c["dimension"], c["from"], c["to"]) for c in evaluate_segments("u1", s, DAY, **kw)]
+    >>> [(c.dimension, c.from_segment, c.to_segment)
+    ...  for c in evaluate_segments("u1", s, DAY, **kw)]
     [('lifecycle', None, 'new')]
     >>> evaluate_segments("u1", s, DAY, **kw)
     []
     >>> change = evaluate_segments("u1", s, 50 * DAY, **kw)[0]
-    >>> change["from"], change["to"], change["at"], change["reason"]
+    >>> change.from_segment, change.to_segment, change.at, change.reason
     ('new', 'at_risk', '1970-02-20T00:00:00Z', 'no_purchase_45d')
     """
     last_at = state.lifecycle_evaluated_at
@@ -101,7 +102,7 @@ def evaluate_segments(
         "interest": _interest(state, interest),
     }
     stamp = ""  # formatted only when something changed (most evaluations change nothing)
-    changes: list[dict[str, Any]] = []
+    changes: list[SegmentChange] = []
     for dimension in DIMENSIONS:
         new, reason = found[dimension]
         old = state.segments.get(dimension)
@@ -112,15 +113,6 @@ def evaluate_segments(
         else:
             state.segments[dimension] = new
         stamp = stamp or iso(at)
-        changes.append(
-            {
-                "change_id": change_id(user_id, dimension, old, new, stamp),
-                "user_id": user_id,
-                "dimension": dimension,
-                "from": old,
-                "to": new,
-                "at": stamp,
-                "reason": reason,
-            }
-        )
+        changes.append(SegmentChange(change_id(user_id, dimension, old, new, stamp), user_id,
+                                     dimension, old, new, stamp, reason))
     return changes

@@ -30,19 +30,20 @@ dead_letters_topic = app.topic(
     settings.topic(DEAD_LETTERS.name), key_serializer="raw", value_serializer="json"
 )
 
-# Outputs are the fixed JSON shapes of DESIGN.md (``segment-changes`` has fields named
-# ``from`` / ``to``, which a Record cannot declare), published as JSON objects.
+# Outputs are the fixed JSON shapes of DESIGN.md, sent as the bytes of their records' one
+# encoding (online_models/messages.py: ``segment-changes`` has fields named ``from`` / ``to``,
+# which a Faust Record cannot declare).
 segment_changes_topic = app.topic(
-    settings.topic(SEGMENT_CHANGES.name), key_serializer="raw", value_serializer="json"
+    settings.topic(SEGMENT_CHANGES.name), key_serializer="raw", value_serializer="raw"
 )
 churn_alerts_topic = app.topic(
-    settings.topic(CHURN_ALERTS.name), key_serializer="raw", value_serializer="json"
+    settings.topic(CHURN_ALERTS.name), key_serializer="raw", value_serializer="raw"
 )
 winback_outcomes_topic = app.topic(
-    settings.topic(WINBACK_OUTCOMES.name), key_serializer="raw", value_serializer="json"
+    settings.topic(WINBACK_OUTCOMES.name), key_serializer="raw", value_serializer="raw"
 )
-# Training batches as bytes: JSON ``{"examples": [...]}``, signed when a key is set
-# (streams/runtime/trust.py); the trainer checks them before decoding.
+# Training batches as bytes: JSON ``{"examples": [...]}`` (online_models/training.py), signed
+# when a key is set (streams/runtime/trust.py); the trainer checks them before decoding.
 training_topic = app.topic(
     settings.topic(TRAINING.name), key_serializer="raw", value_type=bytes,
     value_serializer="raw", partitions=1,

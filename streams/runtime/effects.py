@@ -21,6 +21,7 @@ from typing import Any
 
 from online_models.engine import Emits
 from online_models.profile import UserState
+from online_models.training import TrainingExample
 from streams.records import DeadLetter, dead_letter_key
 from streams.runtime.channels import (
     churn_alerts_topic,
@@ -67,11 +68,11 @@ class Effects:
 
     def __init__(self, part: PartitionState, *, max_rows: int | None = None) -> None:
         self.part, self.max_rows = part, MAX_ROWS if max_rows is None else max_rows
-        self._sends: deque[tuple[Any, bytes, Any]] = deque()  # not yet accepted, in order
+        self._sends: deque[tuple[Any, bytes, bytes]] = deque()  # not yet accepted, in order
         self._unkept: dict[str, tuple[dict[str, Any], float | None]] = {}  # state, next due
         self.rows: list[tuple[Upsert, Row]] = []
         self.states: dict[str, tuple[int, Any]] = {}  # kept states, for the changelog
-        self.training: list[dict[str, Any]] = []
+        self.training: list[TrainingExample] = []
 
     def step(self, user_id: str, state: UserState, out: Emits) -> None:
         """Add one user's step: its outputs, rows, training examples and new state."""
@@ -80,15 +81,15 @@ class Effects:
         self.training.extend(out.training)
         key = user_id.encode()
         for change in out.changes:
-            self._sends.append((segment_changes_topic, key, change))
+            self._sends.append((segment_changes_topic, key, change.to_json()))
             self.rows.extend(change_rows(change))
         for alert in out.alerts:
             self.rows.append((ALERTS, alert_row(alert)))
-            if not alert["control"]:  # the holdout group is recorded, never contacted
-                self._sends.append((churn_alerts_topic, key, alert))
+            if not alert.control:  # the holdout group is recorded, never contacted
+                self._sends.append((churn_alerts_topic, key, alert.to_json()))
         for outcome in out.outcomes:
             self.rows.append((OUTCOMES, outcome_row(outcome)))
-            self._sends.append((winback_outcomes_topic, key, outcome))
+            self._sends.append((winback_outcomes_topic, key, outcome.to_json()))
 
     def row(self, spec: Upsert, row: Row) -> None:
         """Add a database row."""
@@ -102,8 +103,8 @@ class Effects:
     async def settle(self) -> None:
         """Send the outputs (each once, retried until accepted), then keep the new states."""
         while self._sends:
-            channel, key, value = self._sends[0]
-            await send(channel, key=key, value=value)
+            channel, key, message = self._sends[0]
+            await send(channel, key=key, value=message)
             self._sends.popleft()  # accepted: never sent again
         schedule, partition = self.part.schedule, self.part.partition
         for user_id, (value, due) in self._unkept.items():

@@ -10,7 +10,9 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Table, func, select
 
+from online_models.messages import Alert, Outcome, SegmentChange
 from online_models.profile import UserState, decayed_affinity
+from online_models.training import TrainingExample
 from streams.app import app
 from streams.runtime.channels import training_topic
 from streams.runtime.chunks import chunks_by_bytes
@@ -66,7 +68,7 @@ async def write_changelog(states: Mapping[Any, tuple[int, Any]]) -> None:
     await send([item for item in states.items() if mark_partition(item[0]) is not None])
 
 
-async def send_training(examples: list[dict[str, Any]]) -> None:
+async def send_training(examples: list[TrainingExample]) -> None:
     """Publish one flush's training examples, in order, and wait until the broker has them.
 
     One message per flush (not per source event), split by size: at most 500 examples and
@@ -76,7 +78,7 @@ async def send_training(examples: list[dict[str, Any]]) -> None:
     """
     pending = [await training_topic.send(
         value=seal(orjson.dumps({"examples": chunk}), purpose="training"))
-        for chunk in chunks_by_bytes(examples)]
+        for chunk in chunks_by_bytes([ex.to_dict() for ex in examples])]
     await asyncio.gather(*pending)
 
 
@@ -135,35 +137,38 @@ def _at(iso_ts: str) -> datetime:
     return datetime.fromisoformat(iso_ts)
 
 
-def change_rows(change: dict[str, Any]) -> list[tuple[Upsert, Row]]:
+def change_rows(change: SegmentChange) -> list[tuple[Upsert, Row]]:
     """A ``segment-changes`` message as its history row and the user's current membership."""
-    at = _at(change["at"])
+    at = _at(change.at)
     return [
-        (TRANSITIONS, {"change_id": change["change_id"], "user_id": change["user_id"],
-                       "dimension": change["dimension"], "from_segment": change["from"],
-                       "to_segment": change["to"], "at": at, "reason": change["reason"]}),
-        (MEMBERSHIPS, {"user_id": change["user_id"], "dimension": change["dimension"],
-                       "segment": change["to"], "since": at, "change_id": change["change_id"]}),
+        (TRANSITIONS, {"change_id": change.change_id, "user_id": change.user_id,
+                       "dimension": change.dimension, "from_segment": change.from_segment,
+                       "to_segment": change.to_segment, "at": at, "reason": change.reason}),
+        (MEMBERSHIPS, {"user_id": change.user_id, "dimension": change.dimension,
+                       "segment": change.to_segment, "since": at,
+                       "change_id": change.change_id}),
     ]
 
 
-def alert_row(alert: dict[str, Any]) -> Row:
-    """A ``churn-alerts`` message (treated or control) as its ``churn_alerts`` row."""
+def alert_row(alert: Alert) -> Row:
+    """A ``churn-alerts`` message (treated or control) as its ``churn_alerts`` row; the JSON
+    columns hold what the message holds."""
+    d = alert.to_dict()
     return {
-        "alert_id": alert["alert_id"], "user_id": alert["user_id"], "at": _at(alert["at"]),
-        "churn_risk": alert["churn_risk"], "p_alive": alert["p_alive"],
-        "lifecycle": alert["lifecycle"], "value_segment": alert["value"],
-        "reasons": alert["reasons"], "offer": alert["offer"], "categories": alert["categories"],
-        "control": alert["control"], "model_version": alert["model_version"],
-        "expires_at": _at(alert["expires_at"]),
+        "alert_id": alert.alert_id, "user_id": alert.user_id, "at": _at(alert.at),
+        "churn_risk": alert.churn_risk, "p_alive": alert.p_alive,
+        "lifecycle": alert.lifecycle, "value_segment": alert.value,
+        "reasons": d["reasons"], "offer": d["offer"], "categories": d["categories"],
+        "control": alert.control, "model_version": alert.model_version,
+        "expires_at": _at(alert.expires_at),
     }
 
 
-def outcome_row(outcome: dict[str, Any]) -> Row:
+def outcome_row(outcome: Outcome) -> Row:
     """A ``winback-outcomes`` message as its row."""
-    return {"alert_id": outcome["alert_id"], "user_id": outcome["user_id"],
-            "outcome": outcome["outcome"], "revenue": outcome["revenue"],
-            "at": _at(outcome["at"]), "control": outcome["control"]}
+    return {"alert_id": outcome.alert_id, "user_id": outcome.user_id,
+            "outcome": outcome.outcome, "revenue": outcome.revenue,
+            "at": _at(outcome.at), "control": outcome.control}
 
 
 def recorded_model_version(database_url: str) -> int:

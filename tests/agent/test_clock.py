@@ -10,6 +10,7 @@ import pytest
 
 from agents.track_user_profiles import track_user_profiles
 from online_models.profile import DAY, UserState
+from online_models.training import ChurnLabel
 from streams.runtime.tables import profiles_for_user
 from streams.runtime.worker_state import WorkerState
 from streams.settings import settings
@@ -49,7 +50,7 @@ async def test_tick__fifty_years_ahead_is_capped_and_turns_nobody_churned(
     lifecycles = {UserState.from_dict(profiles_for_user[u]).segments["lifecycle"] for u in users}
     assert lifecycles == {"new"}
     labels = [ex for call in sink_put.call_args_list for ex in call.kwargs.get("outbox", ())
-              if ex["k"] == "churn"]
+              if isinstance(ex, ChurnLabel)]
     assert labels == [], "no churn label from a forged future"
     outputs["churn_alerts"].assert_not_called()
     dead_letters_send.assert_not_called()

@@ -16,10 +16,11 @@ import pytest
 
 import streams.runtime.trust as trust
 from agents.track_user_profiles import track_user_profiles
-from online_models.bundle import ModelBundle, example
+from online_models.bundle import ModelBundle
 from online_models.churn import churn_features
 from online_models.profile import UserState
 from online_models.signing import sign, verify
+from online_models.training import ChurnLabel, ReviewTerms, RfmSample, TrainingExample
 from streams.runtime.model_follower import models
 from streams.runtime.tables import profiles_for_user
 from streams.runtime.worker_state import WorkerState
@@ -63,7 +64,7 @@ def fresh_models() -> Iterator[None]:
 def _trained_snapshot() -> bytes:
     bundle = ModelBundle()
     for i in range(60):
-        bundle.learn(example("churn", x={"recency_days": float(i)}, y=int(i >= 30)))
+        bundle.learn(ChurnLabel({"recency_days": float(i)}, int(i >= 30)))
     return bundle.snapshot()
 
 
@@ -159,7 +160,7 @@ async def test_training_topic__forged_batches_refused_signed_ones_learned(
     from agents.train_models import examples_of, stats
     from streams.runtime.outputs import send_training
 
-    examples = [example("rfm", r=3.0, f=2.0, m=40.0), example("review", h=[[7, 1]], rating=5)]
+    examples: list[TrainingExample] = [RfmSample(3.0, 2.0, 40.0), ReviewTerms({7: 1}, 5)]
     delivered = asyncio.get_running_loop().create_future()
     delivered.set_result(None)
     outputs["training"].return_value = delivered  # what Faust's send returns: a future
@@ -168,7 +169,7 @@ async def test_training_topic__forged_batches_refused_signed_ones_learned(
     assert isinstance(verify(signing_key, sent, purpose="training"), bytes)
     assert examples_of(sent) == examples
     bad = stats["bad_batches"]
-    poison = orjson.dumps({"examples": [example("churn", x={"recency_days": 1.0}, y=1)] * 500})
+    poison = orjson.dumps({"examples": [ChurnLabel({"recency_days": 1.0}, 1).to_dict()] * 500})
     assert examples_of(poison) == []  # unsigned
     assert examples_of(sign(b"not-the-trainer's-key-000000", poison, purpose="training")) == []
     assert examples_of(sign(signing_key, poison, purpose="models")) == []

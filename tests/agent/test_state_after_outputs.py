@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 from unittest.mock import AsyncMock
 
 import orjson
@@ -12,6 +11,7 @@ import pytest
 
 import agents.track_user_profiles as module
 from agents.track_user_profiles import track_user_profiles
+from online_models.messages import SegmentChange
 from online_models.profile import UserState
 from streams.runtime.effects import Source
 from streams.runtime.tables import profiles_for_user
@@ -37,12 +37,12 @@ async def test_track_user_profiles__failed_send_is_retried_then_sent_once_and_ke
     sink_put: AsyncMock, dead_letters_send: AsyncMock, outputs: dict[str, AsyncMock],
     worker: WorkerState
 ) -> None:
-    accepted: list[dict[str, Any]] = []
+    accepted: list[SegmentChange] = []
 
-    async def broker_fails_once(*, key: bytes, value: dict[str, Any]) -> None:
+    async def broker_fails_once(*, key: bytes, value: bytes) -> None:
         if outputs["segment_changes"].await_count == 1:
             raise ConnectionError("broker unreachable")
-        accepted.append(value)
+        accepted.append(SegmentChange.from_json(value))
 
     outputs["segment_changes"].side_effect = broker_fails_once
     async with track_user_profiles.test_context() as agent:
@@ -52,13 +52,13 @@ async def test_track_user_profiles__failed_send_is_retried_then_sent_once_and_ke
         await agent.put(purchase(), key=b"u1", partition=0)  # a duplicate: sends nothing
         await processed(lambda: sink_put.await_count == 2)
     assert accepted, "the purchase places the user in a segment"
-    ids = [c["change_id"] for c in accepted]
+    ids = [c.change_id for c in accepted]
     assert len(ids) == len(set(ids)), "each change accepted exactly once"
     assert outputs["segment_changes"].await_count == len(accepted) + 1  # one failed attempt
     dead_letters_send.assert_not_called()  # a broker error is not bad input
     state = UserState.from_dict(profiles_for_user["u1"])
     assert state.events == 1
-    assert all(state.segments[c["dimension"]] == c["to"] for c in accepted)
+    assert all(state.segments[c.dimension] == c.to_segment for c in accepted)
     assert "u1" in worker[0].schedule
     transitions = [r["change_id"] for call in sink_put.call_args_list
                    for _, r in call.args[0] if "from_segment" in r]
@@ -85,10 +85,12 @@ async def test_ingest__redelivered_message_sends_what_a_crash_left_unsent(
     outputs["segment_changes"].side_effect = None
     outputs["segment_changes"].reset_mock()
     await module.ingest(src, purchase(), None)  # the same message, redelivered
-    sent = [c.kwargs["value"] for c in outputs["segment_changes"].call_args_list]
+    sent = [SegmentChange.from_json(c.kwargs["value"])
+            for c in outputs["segment_changes"].call_args_list]
     assert sent, "the redelivered message is not a duplicate: its changes are sent"
     state = UserState.from_dict(profiles_for_user["u1"])
-    assert state.events == 1 and all(state.segments[c["dimension"]] == c["to"] for c in sent)
+    assert state.events == 1
+    assert all(state.segments[c.dimension] == c.to_segment for c in sent)
     assert sink_put.await_count == 1 and sink_put.call_args.args[2]["u1"][0] == 0
     dead_letters_send.assert_not_called()
 

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 import agents.train_models as trainer
-from online_models.bundle import ModelBundle, example
+from online_models.bundle import ModelBundle
+from online_models.training import ChurnLabel, Interests, RfmSample
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import MODEL_VERSIONS
 from streams.topics import snapshot_key
@@ -38,8 +39,9 @@ def configure(**changes: Any) -> Any:
 
 
 def churn(i: int) -> dict[str, Any]:
-    return example("churn", x={"recency_days": float(i % 60), "frequency": float(i % 5)},
-                   y=int(i % 60 > 30))
+    """A churn label as a worker sends it."""
+    return ChurnLabel({"recency_days": float(i % 60), "frequency": float(i % 5)},
+                      int(i % 60 > 30)).to_dict()
 
 
 async def put(agent: Any, value: Any) -> None:
@@ -85,18 +87,22 @@ async def test_train_models__publishes_by_time_only_when_something_was_learned(
     bundle: ModelBundle, outputs: dict[str, AsyncMock], sink_put: AsyncMock,
 ) -> None:
     send = outputs["models"]
-    malformed = [[1, 2], {"examples": ["x", {"k": "nonsense"}, {"k": "churn"}]},
+    malformed = [[1, 2], {"examples": ["x", {"k": "nonsense"}, {"k": "churn"},
+                                       {**churn(1), "y": 2}, {**churn(1), "x": [1.0]}]},
                  {"no examples": True}]
+    bad_batches, bad_examples = trainer.stats["bad_batches"], trainer.stats["bad_examples"]
     with configure(snapshot_examples=10**6, snapshot_seconds=0.2):
         async with trainer.train_models.test_context() as agent:
             for value in malformed:
                 await put(agent, value)
             await asyncio.sleep(0.6)  # three snapshot periods with nothing learned
             assert send.await_count == 0
+            assert trainer.stats["bad_batches"] == bad_batches + 2
+            assert trainer.stats["bad_examples"] == bad_examples + 5
             await put(agent, {"examples": [
-                churn(1), example("rfm", r=3.0, f=2.0, m=40.0),
-                example("review", text="love these shoes", rating=5),
-                example("interest", a={"shoes": 1.0})]})
+                churn(1), RfmSample(3.0, 2.0, 40.0).to_dict(),
+                {"k": "review", "text": "love these shoes", "rating": 5},  # an older worker's
+                Interests({"shoes": 1.0}).to_dict()]})
             await until(lambda: send.await_count == 1, "a snapshot after the period")
             await asyncio.sleep(0.6)
     assert send.await_count == 1, "no new examples: no new snapshot"

@@ -18,10 +18,11 @@ import pytest
 from kafka import KafkaProducer
 
 from online_models.alerts import in_control_group
-from online_models.bundle import ModelBundle, example
+from online_models.bundle import ModelBundle
 from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
+from online_models.training import ChurnLabel
 from streams.cli.admin import publish_ticks
 from streams.cli.report import report_text
 from tests.integration.helpers import (
@@ -58,7 +59,7 @@ def trained_bundle() -> ModelBundle:
     for _epoch, user, silence in itertools.product(range(3), range(40), range(0, 60, 2)):
         state = _silent_state(2 + user % 4, price=20.0 + user)
         x = churn_features(state, (state.last_seen or 0.0) + silence * DAY)
-        bundle.learn(example("churn", x=x, y=int(silence > 15)))
+        bundle.learn(ChurnLabel(x, int(silence > 15)))
     return bundle
 
 

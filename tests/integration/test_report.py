@@ -37,7 +37,8 @@ def test_report_text__last_day_of_transitions_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_report_text__shows_every_churn_candidate_and_the_one_serving(tmp_path: Path) -> None:
-    from online_models.bundle import ModelBundle, example
+    from online_models.bundle import ModelBundle
+    from online_models.training import ChurnLabel
     from streams.runtime.outputs import model_version_row
     from streams.storage.schema import ModelVersion
 
@@ -47,7 +48,7 @@ def test_report_text__shows_every_churn_candidate_and_the_one_serving(tmp_path: 
     for i in range(400):
         x = {"recency_days": float(i % 100), "purchases": 2.0, "frequency": 1.0,
              "purchase_age_days": 150.0}
-        bundle.learn(example("churn", x=x, y=int(i % 100 >= 50)))
+        bundle.learn(ChurnLabel(x, int(i % 100 >= 50)))
     bundle.snapshot()
     engine = sa.create_engine(url)
     with engine.begin() as conn:

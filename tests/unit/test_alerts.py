@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from online_models.alerts import (
@@ -15,6 +13,7 @@ from online_models.alerts import (
     record_outcome,
     uplift,
 )
+from online_models.messages import Alert, Outcome
 from online_models.profile import DAY, UserState
 
 pytestmark = pytest.mark.unit
@@ -30,15 +29,17 @@ def _buyer(revenue: float = 120.0) -> UserState:
 
 
 def _decide(s: UserState, risk: float, day: float, policy: AlertPolicy = TREATED,
-            user_id: str = "u-42") -> dict[str, Any] | None:
+            user_id: str = "u-42") -> Alert | None:
     return decide_alert(s, user_id=user_id, risk=risk, p_alive=0.3,
                         reasons=[("recency_days", 0.41234)], categories=["shoes", "bags"],
                         model_version=12, at=T0 + day * DAY, policy=policy)
 
 
 def test_decide_alert__design_shape() -> None:
-    alert = _decide(_buyer(), 0.83, 0)
-    assert alert is not None and set(alert) == ALERT_KEYS
+    decided = _decide(_buyer(), 0.83, 0)
+    assert decided is not None and Alert.from_json(decided.to_json()) == decided
+    alert = decided.to_dict()  # the churn-alerts message
+    assert set(alert) == ALERT_KEYS
     assert alert["at"] == "2023-11-14T22:13:20Z" and alert["expires_at"] == "2023-11-21T22:13:20Z"
     assert alert["reasons"] == [["recency_days", 0.4123]]
     assert alert["lifecycle"] == "at_risk" and alert["value"] == "need_attention"
@@ -54,7 +55,7 @@ def test_decide_alert__hysteresis_no_realert_while_hovering() -> None:
         assert _decide(s, risk, day) is None
     assert _decide(s, 0.49, 50) is None  # the episode ends
     again = _decide(s, 0.71, 51)
-    assert again is not None and again["alert_id"] == alert_id("u-42", 2)
+    assert again is not None and again.alert_id == alert_id("u-42", 2)
 
 
 def test_decide_alert__below_enter_never_fires() -> None:
@@ -69,7 +70,7 @@ def test_decide_alert__cooldown() -> None:
     assert _decide(s, 0.8, 10) is None  # new episode inside the 30-day cooldown
     assert _decide(s, 0.8, 29.9) is None
     late = _decide(s, 0.8, 30)  # same episode, cooldown over: it fires once now
-    assert late is not None and late["alert_id"] == alert_id("u-42", 2)
+    assert late is not None and late.alert_id == alert_id("u-42", 2)
     assert _decide(s, 0.8, 31) is None
 
 
@@ -84,7 +85,7 @@ def test_decide_alert__deterministic_id_on_replay() -> None:
     runs = []
     for _ in range(2):
         s = _buyer()
-        ids = [a["alert_id"] for d, r in enumerate([0.8, 0.2, 0.1, 0.9] * 20)
+        ids = [a.alert_id for d, r in enumerate([0.8, 0.2, 0.1, 0.9] * 20)
                if (a := _decide(s, r, d * 10)) is not None]
         runs.append(ids)
     assert runs[0] == runs[1] and len(set(runs[0])) == len(runs[0]) > 1
@@ -121,9 +122,9 @@ def test_in_control_group__stable_and_share() -> None:
 def test_decide_alert__control_user_alert_marked() -> None:
     policy = AlertPolicy(control_share=0.1)
     alert = _decide(_buyer(), 0.9, 0, policy, user_id="u-42")
-    assert alert is not None and alert["control"] is True
+    assert alert is not None and alert.control is True
     treated = _decide(_buyer(), 0.9, 0, policy, user_id="u-1")
-    assert treated is not None and treated["control"] is False
+    assert treated is not None and treated.control is False
 
 
 def test_choose_offer__table() -> None:
@@ -142,8 +143,10 @@ def test_record_outcome__once_per_alert_within_window() -> None:
     alert = _decide(s, 0.8, 0)
     assert alert is not None
     out = record_outcome(s, purchase_at=T0 + 3 * DAY, amount=42.5, user_id="u-42")
-    assert out == {"alert_id": alert["alert_id"], "user_id": "u-42", "outcome": "returned",
-                   "revenue": 42.5, "at": "2023-11-17T22:13:20Z", "control": False}
+    assert out is not None and out.to_dict() == {
+        "alert_id": alert.alert_id, "user_id": "u-42", "outcome": "returned", "revenue": 42.5,
+        "at": "2023-11-17T22:13:20Z", "control": False}
+    assert Outcome.from_json(out.to_json()) == out
     assert record_outcome(s, purchase_at=T0 + 4 * DAY, amount=5.0, user_id="u-42") is None
 
 
@@ -153,7 +156,7 @@ def test_record_outcome__outside_window_ignored() -> None:
     assert record_outcome(s, purchase_at=T0 + 15 * DAY, amount=9.0, user_id="u-42") is None
     assert record_outcome(s, purchase_at=T0 - DAY, amount=9.0, user_id="u-42") is None
     out = record_outcome(s, purchase_at=T0 + 14 * DAY, amount=9.0, user_id="u-42")
-    assert out is not None and out["control"] is True
+    assert out is not None and out.control is True
 
 
 def test_uplift__rates_and_interval() -> None:

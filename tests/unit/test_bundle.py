@@ -11,11 +11,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from online_models.bundle import MAX_SNAPSHOT_BYTES, ModelBundle, SnapshotTooLarge, example
+from online_models.bundle import MAX_SNAPSHOT_BYTES, ModelBundle, SnapshotTooLarge
 from online_models.contract import MAX_TEXT_CHARS, Event
 from online_models.engine import EngineConfig, on_event
 from online_models.profile import UserState
 from online_models.sentiment import BUCKETS, MAX_TERMS
+from online_models.training import ChurnLabel, ReviewTerms, decode_example
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +51,7 @@ def test_bundle__pickle_is_refused_without_being_run(tmp_path: Path) -> None:
 
 def test_bundle__snapshot_is_json_data_with_a_schema() -> None:
     bundle = ModelBundle()
-    bundle.learn(example("churn", x={"recency_days": 40.0}, y=1))
+    bundle.learn(ChurnLabel({"recency_days": 40.0}, 1))
     data = orjson.loads(bundle.snapshot())
     assert data["kind"] == "bundle" and data["schema"] == 1 and data["version"] == 1
     assert set(data["components"]) == {"churn", "calibration", "sentiment", "rfm", "interest",
@@ -61,7 +62,7 @@ def test_bundle__snapshot_is_json_data_with_a_schema() -> None:
 def test_bundle__forty_long_random_reviews_stay_small() -> None:
     rng, bundle = random.Random(7), ModelBundle()
     for _ in range(40):
-        bundle.learn(example("review", text=_long_review(rng), rating=rng.choice((1, 5))))
+        bundle.learn(ReviewTerms(None, rng.choice((1, 5)), text=_long_review(rng)))
     assert bundle.counts["review"] == 40
     assert len(bundle.snapshot()) < 150_000  # an unbounded vocabulary took 3.2 MB
 
@@ -69,8 +70,8 @@ def test_bundle__forty_long_random_reviews_stay_small() -> None:
 def test_bundle__full_sentiment_model_fits_the_message_limit() -> None:
     rng, bundle = random.Random(3), ModelBundle()
     while len(bundle.sentiment.classifier.feature_counts) < BUCKETS:
-        terms = [[rng.randrange(BUCKETS), rng.randint(1, 9)] for _ in range(MAX_TERMS)]
-        bundle.learn(example("review", h=terms, rating=rng.choice((1, 5))))
+        terms = [(rng.randrange(BUCKETS), rng.randint(1, 9)) for _ in range(MAX_TERMS)]
+        bundle.learn(ReviewTerms(dict(terms), rng.choice((1, 5))))
     size = len(bundle.snapshot())
     assert 200_000 < size < MAX_SNAPSHOT_BYTES // 2  # every bucket in both classes: the bound
 
@@ -91,13 +92,13 @@ def test_bundle__review_training_example_carries_no_text() -> None:
     text = "Secretword quality, would recommend to Alice at 12 Baker Street"
     review = Event("e1", "u1", "review", 1e9, rating=5, text=text)
     out = on_event("u1", state, review, models=bundle, config=EngineConfig())
-    [sent] = [ex for ex in out.training if ex["k"] == "review"]
-    wire = orjson.dumps({"examples": out.training}).decode()
+    [sent] = [ex.to_dict() for ex in out.training if isinstance(ex, ReviewTerms)]
+    wire = orjson.dumps({"examples": [ex.to_dict() for ex in out.training]}).decode()
     words = [w for w in text.lower().replace(",", "").split() if len(w) >= 4]
     assert len(words) == 7 and not [w for w in words if w in wire.lower()]
     assert sent["rating"] == 5 and 0 < len(sent["h"]) <= MAX_TERMS
     assert all(0 <= b < BUCKETS and n >= 1 for b, n in sent["h"])
-    assert bundle.learn(sent) and bundle.counts["review"] == 1
+    assert bundle.learn(decode_example(sent)) and bundle.counts["review"] == 1
 
 
 def test_bundle__long_review_example_is_bounded() -> None:
@@ -105,13 +106,18 @@ def test_bundle__long_review_example_is_bounded() -> None:
     text = _long_review(random.Random(1))
     out = on_event("u1", state, Event("e1", "u1", "review", 1e9, rating=1, text=text),
                    models=bundle, config=EngineConfig())
-    [sent] = [ex for ex in out.training if ex["k"] == "review"]
+    [sent] = [ex.to_dict() for ex in out.training if isinstance(ex, ReviewTerms)]
     assert len(sent["h"]) == MAX_TERMS and len(orjson.dumps(sent)) < 4_000 < len(text)
 
 
 def test_bundle__review_examples_are_checked() -> None:
     bundle = ModelBundle()
-    for bad in ([[BUCKETS, 1]], [[1, 0]], [[1, "2"]], [[1]], "love it", [[1, 1]] * (MAX_TERMS + 1)):
-        assert not bundle.learn(example("review", h=bad, rating=5))
-    assert bundle.learn(example("review", text="love it", rating=5))  # older workers' examples
+    for bad in ([[1, 0]], [[1, "2"]], [[1]], "love it", [[1, 1]] * (MAX_TERMS + 1)):
+        with pytest.raises(ValueError, match=r"review\.h"):
+            decode_example({"k": "review", "h": bad, "rating": 5})
+    assert not bundle.learn(decode_example({"k": "review", "h": [[BUCKETS, 1]], "rating": 5}))
+    with pytest.raises(ValueError, match=r"review\.rating"):
+        decode_example({"k": "review", "h": [[1, 1]], "rating": 6})
+    older = decode_example({"k": "review", "text": "love it", "rating": 5})  # older workers
+    assert bundle.learn(older)
     assert bundle.counts["review"] == 1

@@ -7,8 +7,9 @@ import random
 
 import pytest
 
-from online_models.bundle import ModelBundle, example
+from online_models.bundle import ModelBundle
 from online_models.champion import STACK, Champion
+from online_models.training import ChurnLabel
 
 pytestmark = pytest.mark.unit
 
@@ -98,7 +99,7 @@ def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_
         x = {"recency_days": rng.uniform(0, 60), "purchases": 2.0, "cart_open": float(y),
              "frequency": 1.0, "purchase_age_days": 200.0}
         # snapshots every half day; each is scored by the scorers in force when it was taken
-        assert b.learn(example("churn", x=x, y=y, t=i * 43_200.0))
+        assert b.learn(ChurnLabel(x, y, i * 43_200.0))
     b.snapshot()
     m = b.metrics()
     assert set(m["candidates"]) == {"recency", "bgnbd", "p_alive", "learner", "stack"}
@@ -115,12 +116,12 @@ def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
     day = 86_400.0
     for i in range(600):  # the learner learns "recency > 30 days means churn" as time passes
         x = {"recency_days": float(i % 60)}
-        b.learn(example("churn", x=x, y=int(i % 60 > 30), t=i * day / 10))
+        b.learn(ChurnLabel(x, int(i % 60 > 30), i * day / 10))
     t = 50 * day  # a label whose features were taken 10 days before the newest label
     then = b.asof.at(t)
     assert then is not None and then.at <= t and then.learner.examples < b.churn.examples
     x = {"recency_days": 55.0}
-    b.learn(example("churn", x=x, y=1, t=t))
+    b.learn(ChurnLabel(x, 1, t))
     z_learner = b.champion.rows[-1][1 + b.champion.names.index("learner")]
     assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(x)))
     assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(x)))

@@ -95,8 +95,8 @@ class User:
 
 
 def get(item: Any, name: str) -> Any:
-    """A field of an emitted change / alert / outcome / example (a dict or a record)."""
-    return item[name] if isinstance(item, dict) else getattr(item, name)
+    """A field of an emitted change / alert / outcome / example, as it is published."""
+    return item.to_dict()[name]
 
 
 def churn_labels(outs: list[Emits]) -> list[tuple[int, float]]:

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from online_models import modeldata as md
-from online_models.bundle import COMPONENTS, ModelBundle, example
+from online_models.bundle import COMPONENTS, ModelBundle
 from online_models.champion import Champion
 from online_models.interest import GlobalPopularity, InterestModel
 from online_models.learner import Calibration, ChurnModel
 from online_models.priors import Priors
 from online_models.rfm import RFMScorer
 from online_models.sentiment import SentimentModel
+from online_models.training import ChurnLabel, Interests, ReviewTerms, RfmSample
 
 pytestmark = pytest.mark.unit
 
@@ -62,12 +63,11 @@ class Case:
 def _learn_bundle(b: ModelBundle, rng: random.Random) -> None:
     x, y = _churn_x(rng)
     text, rating = _review(rng)
-    assert b.learn(example("churn", x=x, y=y))
-    b.learn(example("review", h=[[k, n] for k, n in b.sentiment.features(text).items()],
-                    rating=rating))
-    assert b.learn(example("rfm", r=rng.uniform(0, 90), f=float(rng.randint(1, 9)),
-                           m=rng.uniform(5, 500), at=rng.uniform(0, 1e7), s=7.0))
-    assert b.learn(example("interest", a=_affinity(rng)))
+    assert b.learn(ChurnLabel(x, y))
+    b.learn(ReviewTerms(b.sentiment.features(text), rating))
+    assert b.learn(RfmSample(rng.uniform(0, 90), float(rng.randint(1, 9)), rng.uniform(5, 500),
+                             at=rng.uniform(0, 1e7), span=7.0))
+    assert b.learn(Interests(_affinity(rng)))
 
 
 def _learn_champion(ch: Champion, rng: random.Random) -> None:
@@ -147,8 +147,8 @@ CASES: dict[str, Case] = {
         odd=lambda pr: [pr.metrics(), pr.due()],
     ),
     "ModelBundle": Case(make=ModelBundle, learn=_learn_bundle, probe=_probe_bundle,
-                        odd=lambda b: [b.learn({"k": "review", "h": "x", "rating": 5}),
-                                       b.learn({"k": "churn", "x": {}, "y": 7}),
+                        odd=lambda b: [b.learn(ReviewTerms({}, 5)),
+                                       b.learn(ChurnLabel({}, 7)),
                                        b.churn.predict_proba_one({"new": 1.0})]),
 }
 IDS = sorted(CASES)

@@ -10,6 +10,7 @@ import pytest
 from online_models.contract import Event, iso
 from online_models.interest import InterestModel
 from online_models.lifecycle import LifecyclePolicy
+from online_models.messages import SegmentChange
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event
 from online_models.rfm import RFMScorer
 from online_models.segments import change_id, evaluate_segments
@@ -39,12 +40,13 @@ def _buyer() -> UserState:
 def test_segments__first_evaluation_sets_every_dimension() -> None:
     state = _buyer()
     changes = evaluate_segments("u1", state, T0 + DAY, **_models())
-    assert [c["dimension"] for c in changes] == ["lifecycle", "value", "interest"]
-    assert all(set(c) == KEYS and c["from"] is None for c in changes)
+    assert [c.dimension for c in changes] == ["lifecycle", "value", "interest"]
+    assert all(set(c.to_dict()) == KEYS and c.to_dict()["from"] is None for c in changes)
     assert state.segments["lifecycle"] == "new"
-    assert state.segments["interest"] == changes[2]["to"]
-    assert "shoes" in changes[2]["to"] and changes[2]["reason"].startswith("cluster_")
-    assert changes[0]["at"] == iso(T0 + DAY) and changes[0]["at"].endswith("Z")
+    assert state.segments["interest"] == changes[2].to_segment
+    assert "shoes" in str(changes[2].to_segment) and changes[2].reason.startswith("cluster_")
+    assert changes[0].at == iso(T0 + DAY) and changes[0].at.endswith("Z")
+    assert [SegmentChange.from_json(c.to_json()) for c in changes] == changes
 
 
 def test_segments__same_time_twice_is_idempotent() -> None:
@@ -64,9 +66,10 @@ def test_segments__duplicate_event_then_reevaluation_changes_nothing() -> None:
 def test_segments__silence_moves_lifecycle_and_value() -> None:
     state, models = _buyer(), _models()
     evaluate_segments("u1", state, T0 + DAY, **models)
-    changes = {c["dimension"]: c for c in evaluate_segments("u1", state, T0 + 100 * DAY, **models)}
-    assert changes["lifecycle"]["from"] == "new" and changes["lifecycle"]["to"] == "churned"
-    assert changes["value"]["to"] in ("lost", "hibernating")
+    changes = {c.dimension: c for c in evaluate_segments("u1", state, T0 + 100 * DAY, **models)}
+    assert (changes["lifecycle"].from_segment, changes["lifecycle"].to_segment) == (
+        "new", "churned")
+    assert changes["value"].to_segment in ("lost", "hibernating")
     assert "interest" not in changes
 
 
@@ -82,7 +85,7 @@ def test_segments__prospect_has_only_lifecycle() -> None:
     state = UserState()
     apply_event(state, Event("e1", "u9", "signup", T0), ProfileConfig())
     changes = evaluate_segments("u9", state, T0, **_models())
-    assert [(c["dimension"], c["to"], c["reason"]) for c in changes] == [
+    assert [(c.dimension, c.to_segment, c.reason) for c in changes] == [
         ("lifecycle", "prospect", "no_purchase_yet")
     ]
 
@@ -92,7 +95,7 @@ def test_segments__untrained_models_give_lifecycle_only() -> None:
     changes = evaluate_segments(
         "u1", _buyer(), T0 + DAY, lifecycle_policy=policy, rfm=rfm, interest=interest
     )
-    assert [c["dimension"] for c in changes] == ["lifecycle"]
+    assert [c.dimension for c in changes] == ["lifecycle"]
 
 
 def test_segments__lost_dimension_is_removed() -> None:
@@ -100,7 +103,8 @@ def test_segments__lost_dimension_is_removed() -> None:
     evaluate_segments("u1", state, T0 + DAY, **models)
     state.affinity = {}
     (change,) = evaluate_segments("u1", state, T0 + 2 * DAY, **models)
-    assert change["dimension"] == "interest" and change["to"] is None
+    assert change.dimension == "interest" and change.to_segment is None
+    assert change.to_dict()["to"] is None
     assert "interest" not in state.segments
 
 
@@ -120,6 +124,6 @@ def test_segments__change_id_is_deterministic_and_distinct() -> None:
         == 4
     )
     s1, s2, models = _buyer(), _buyer(), _models()
-    ids1 = [c["change_id"] for c in evaluate_segments("u1", s1, T0 + DAY, **models)]
-    ids2 = [c["change_id"] for c in evaluate_segments("u1", s2, T0 + DAY, **models)]
+    ids1 = [c.change_id for c in evaluate_segments("u1", s1, T0 + DAY, **models)]
+    ids2 = [c.change_id for c in evaluate_segments("u1", s2, T0 + DAY, **models)]
     assert ids1 == ids2
