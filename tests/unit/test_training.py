@@ -38,11 +38,11 @@ def _examples_of_a_life() -> list[Any]:
     """Every example the lifecycle step sends for a buyer who reviews and then goes silent."""
     s, m, cfg = UserState(), ModelBundle(), EngineConfig(horizon_days=30, interest_every=1)
     out = []
-    for i, (kind, extra) in enumerate([("purchase", {"price": 30.0, "category": "shoes"}),
-                                       ("review", {"rating": 5, "text": "lovely shoes"}),
-                                       ("purchase", {"price": 20.0, "category": "bags"})]):
-        out += on_event("u1", s, Event(f"e{i}", "u1", kind, i * 9 * DAY, **extra),
-                        models=m, config=cfg).training
+    events = [Event("e0", "u1", "purchase", 0.0, price=30.0, category="shoes"),
+              Event("e1", "u1", "review", 9 * DAY, rating=5, text="lovely shoes"),
+              Event("e2", "u1", "purchase", 18 * DAY, price=20.0, category="bags")]
+    for event in events:
+        out += on_event("u1", s, event, models=m, config=cfg).training
     while s.due is not None and s.due <= 80 * DAY:
         out += on_tick("u1", s, watermark=80 * DAY, models=m, config=cfg).training
     return out
