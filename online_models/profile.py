@@ -176,19 +176,16 @@ class UserState:
             return cls()
         # Copy the containers: the state is mutated in place, and ``data`` may be a value
         # that is still queued for the changelog.
-        raw: dict[str, Any] = {k: _copy(v) for k, v in data.items() if k in _PLAIN_FIELDS}
+        raw: dict[str, Any] = {k: dict(v) if type(v) is dict else v
+                               for k, v in data.items() if k in _PLAIN_FIELDS}
         if "seen" in raw:
             raw["seen"] = base64.b64decode(raw["seen"])
         ext = data.get("ext")
-        if isinstance(ext, dict):
-            raw.update((f, _copy(ext[k])) for f, k, _ in _EXT_DEFAULTS if k in ext)
+        if type(ext) is dict:
+            for k, v in ext.items():
+                if (name := _EXT_FIELDS.get(k)) is not None:
+                    raw[name] = list(v) if type(v) is list else v
         return cls(**raw)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return dict(value)
-    return list(value) if isinstance(value, list) else value
 
 
 # Field -> its key under ``"ext"`` in the serialized form (short: every user's state holds
@@ -207,6 +204,7 @@ _DEFAULTS: dict[str, Any] = {f.name: getattr(UserState(), f.name) for f in field
 _PLAIN_FIELDS = frozenset(_DEFAULTS) - frozenset(EXT_KEYS)
 _PLAIN_DEFAULTS = tuple((f, d) for f, d in _DEFAULTS.items() if f in _PLAIN_FIELDS)
 _EXT_DEFAULTS = tuple((f, k, _DEFAULTS[f]) for f, k in EXT_KEYS.items())
+_EXT_FIELDS = {k: f for f, k in EXT_KEYS.items()}
 
 
 class Placement(NamedTuple):
