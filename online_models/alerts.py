@@ -141,8 +141,7 @@ def _load(state: UserState) -> list[int]:
 
 
 def _save(state: UserState, values: list[int]) -> None:
-    # never in an episode: nothing to keep
-    state.alert_state = values if any(values) else []
+    state.alert_state = values if any(values) else []  # all zero: nothing to keep
 
 
 def decide_alert(
