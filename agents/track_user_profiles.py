@@ -6,8 +6,9 @@ publish the effects. Bad input goes to ``user-events-dlq`` with its reason and o
 event of a batch alone, with its index; the others are applied). A valid message advances its
 partition's watermark and re-assesses the silent users whose due time the watermark passed;
 an operator tick does the same without an event. Outputs are sent before the new state is
-kept, and the message is acked once the sink wrote its rows (streams/runtime/effects.py). What the consumer skipped is applied first and every message
-moves its partition's mark (streams/runtime/intake.py). The per-partition runtime state lives
+kept, and the message is acked once the sink wrote its rows (streams/runtime/effects.py).
+What the consumer skipped is applied first and every message moves its partition's mark
+(streams/runtime/intake.py). The per-partition runtime state lives
 in one :class:`WorkerState` (streams/runtime/worker_state.py), rebuilt on every assignment.
 """
 
