@@ -124,7 +124,10 @@ def batches(events: Iterable[Mapping[str, Any] | bytes], size: int, *,
         return group if len(group) > 1 else group[0]
 
     for event in events:
-        user = None if isinstance(event, bytes | bytearray) else event.get("user_id")
+        if isinstance(event, bytes | bytearray):
+            yield event
+            continue
+        user = event.get("user_id")
         try:
             ts = parse_ts(event["ts"]) if user not in (None, "") else None
         except (KeyError, TypeError, ValueError):
