@@ -353,12 +353,23 @@ def stable(risk_before: float | None, segments_before: dict[str, str],
     """True when an assessment left the segments as they were and moved the risk less than
     :data:`RISK_STEP` (a first score is never stable).
 
+    A user still waiting for a segment a model will give it (``value`` for a buyer,
+    ``interest`` for a user with affinities: absent until those models are ready) is not
+    stable either: once the model is ready it is placed within one base interval.
+
     >>> s = UserState(churn_risk=0.503, segments={"lifecycle": "active"})
     >>> stable(0.5, {"lifecycle": "active"}, s), stable(0.49, {"lifecycle": "active"}, s)
     (True, False)
     >>> stable(None, {"lifecycle": "active"}, s), stable(0.5, {}, s)
     (False, False)
+    >>> s.purchases = 1  # a buyer without a value segment yet
+    >>> stable(0.5, {"lifecycle": "active"}, s)
+    False
     """
     if risk_before is None or state.churn_risk is None:
         return False
-    return abs(state.churn_risk - risk_before) < RISK_STEP and state.segments == segments_before
+    segments = state.segments
+    if (state.purchases and "value" not in segments) or (state.affinity
+                                                         and "interest" not in segments):
+        return False
+    return abs(state.churn_risk - risk_before) < RISK_STEP and segments == segments_before

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from online_models.alerts import AlertPolicy
-from online_models.bundle import ModelBundle
+from online_models.bundle import ModelBundle, example
 from online_models.contract import Event
 from online_models.engine import (
     STRETCH,
@@ -47,19 +47,22 @@ class ScriptedRisk:
 
 
 class ScriptedBundle(ModelBundle):
-    """A bundle that serves the scripted risk (instead of its champion's) and explains it."""
+    """A bundle that serves the scripted risk (instead of its champion's) and explains it;
+    with ``value``, its RFM quantiles are ready (buyers get a value segment)."""
 
-    def __init__(self, fixed: float | None = None) -> None:
+    def __init__(self, fixed: float | None = None, value: bool = False) -> None:
         super().__init__()
         self.scripted = ScriptedRisk(fixed)
         self.churn = self.scripted  # type: ignore[assignment]  # explain() for alert reasons
+        for i in range(30 if value else 0):
+            self.learn(example("rfm", r=float(i), f=float(i % 4), m=10.0 * i, at=T0, s=7.0))
 
     def churn_risk(self, x: dict[str, Any]) -> float:
         return self.scripted.predict_proba_one(x)
 
 
-def models(fixed: float | None = None) -> ModelBundle:
-    return ScriptedBundle(fixed)
+def models(fixed: float | None = None, value: bool = False) -> ModelBundle:
+    return ScriptedBundle(fixed, value)
 
 
 CONFIG = EngineConfig(horizon_days=40.0, rescore_days=2.0,
@@ -80,13 +83,14 @@ class User:
     """One user as the worker drives it: each step's ``due`` goes to its schedule, and a tick
     comes at each due time the watermark passes."""
 
-    def __init__(self) -> None:
+    def __init__(self, value: bool = False) -> None:
         self.state = UserState()
         self.due: float | None = None
+        self.value = value  # value segments (ready RFM quantiles) or none
 
     def event(self, event: Event, bundle: ModelBundle | None = None,
               offset: int | None = None) -> Emits:
-        out = on_event("u1", self.state, event, models=bundle or models(),
+        out = on_event("u1", self.state, event, models=bundle or models(value=self.value),
                        config=CONFIG, offset=offset)
         if out.applied:
             self.due = out.due
@@ -96,7 +100,8 @@ class User:
         """``(due time, emits)`` of every tick up to ``watermark``, in order."""
         ticks = []
         while self.due is not None and self.due <= watermark:
-            out = on_tick("u1", self.state, watermark=watermark, models=models(), config=CONFIG)
+            out = on_tick("u1", self.state, watermark=watermark, models=models(value=self.value),
+                          config=CONFIG)
             ticks.append((self.due, out))
             self.due = out.due
         return ticks
@@ -181,7 +186,7 @@ def test_on_tick__assesses_at_the_due_time_not_at_the_watermark() -> None:
 
 
 def test_on_tick__churned_users_are_rescored_four_times_less_often() -> None:
-    user = User()
+    user = User(value=True)
     user.event(buy("b1", 0))
     ticks = user.ticks_until(T0 + 60 * DAY)
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(ticks)]
@@ -271,11 +276,11 @@ def test_on_event__replaying_the_same_events_decides_the_same() -> None:
 # --- adaptive rescore intervals -------------------------------------------------------------
 
 def test_on_tick__a_stable_user_is_looked_at_less_often_and_a_change_resets_it() -> None:
-    user = User()
-    user.event(buy("b1", 0), bundle=models(fixed=0.3))
+    user, bundle = User(), models(fixed=0.3, value=True)
+    user.event(buy("b1", 0), bundle=bundle)
     ticks = []
     while user.due is not None and user.due <= T0 + 200 * DAY:
-        out = on_tick("u1", user.state, watermark=T0 + 200 * DAY, models=models(fixed=0.3),
+        out = on_tick("u1", user.state, watermark=T0 + 200 * DAY, models=bundle,
                       config=CONFIG)
         ticks.append((user.due, out))
         user.due = out.due
@@ -289,9 +294,25 @@ def test_on_tick__a_stable_user_is_looked_at_less_often_and_a_change_resets_it()
     assert len(ticks) < 200 / CONFIG.rescore_days / 3, "far fewer looks than every 2 days"
     # An assessed event resets the interval to rescore_days.
     assert STRETCH in user.state.ext
-    out = user.event(buy("b2", 200), bundle=models(fixed=0.3))
+    out = user.event(buy("b2", 200), bundle=bundle)
     assert out.due is not None and out.due <= T0 + 202 * DAY
     assert STRETCH not in user.state.ext
+
+
+def test_on_tick__a_buyer_waiting_for_a_value_segment_keeps_the_base_interval() -> None:
+    user = User()  # no RFM quantiles yet: no value segment, whatever the risk does
+    user.event(buy("b1", 0), bundle=models(fixed=0.3))
+    ticks = []
+    while user.due is not None and user.due <= T0 + 9 * DAY:
+        out = on_tick("u1", user.state, watermark=T0 + 9 * DAY, models=models(fixed=0.3),
+                      config=CONFIG)
+        ticks.append(user.due)
+        user.due = out.due
+    assert [(d - T0) / DAY for d in ticks] == [2, 4, 6, 8]
+    # The quantiles are ready: placed at the next base look.
+    out = on_tick("u1", user.state, watermark=T0 + 10 * DAY,
+                  models=models(fixed=0.3, value=True), config=CONFIG)
+    assert "value" in user.state.segments and out.due == T0 + 12 * DAY
 
 
 def test_on_tick__a_moving_risk_keeps_the_base_interval() -> None:
