@@ -353,9 +353,11 @@ def stable(risk_before: float | None, segments_before: dict[str, str],
     """True when an assessment left the segments as they were and moved the risk less than
     :data:`RISK_STEP` (a first score is never stable).
 
-    A user still waiting for a segment a model will give it (``value`` for a buyer,
-    ``interest`` for a user with affinities: absent until those models are ready) is not
-    stable either: once the model is ready it is placed within one base interval.
+    A buyer still waiting for its ``value`` segment (absent until the RFM quantiles learned
+    their first samples, normally minutes after a start) is not stable either: once they are
+    ready it is placed within one base interval. (``interest`` is not waited for: the
+    clustering may take months to seed on a shop of rare visitors, and no silent user would
+    ever be looked at less often meanwhile.)
 
     >>> s = UserState(churn_risk=0.503, segments={"lifecycle": "active"})
     >>> stable(0.5, {"lifecycle": "active"}, s), stable(0.49, {"lifecycle": "active"}, s)
@@ -368,8 +370,7 @@ def stable(risk_before: float | None, segments_before: dict[str, str],
     """
     if risk_before is None or state.churn_risk is None:
         return False
-    segments = state.segments
-    if (state.purchases and "value" not in segments) or (state.affinity
-                                                         and "interest" not in segments):
+    if state.purchases and "value" not in state.segments:
         return False
-    return abs(state.churn_risk - risk_before) < RISK_STEP and segments == segments_before
+    return (abs(state.churn_risk - risk_before) < RISK_STEP
+            and state.segments == segments_before)
