@@ -111,6 +111,7 @@ class UserState:
     # Written under ``"ext"`` with short keys in the serialized form (see :data:`EXT_KEYS`).
     partition: int | None = None  # source partition of the user's last applied message
     due: int | None = None  # when the user must be re-assessed (whole epoch seconds)
+    rescore_stretch: int = 0  # the rescore interval is 2 ** this times the base one
     rfm_sampled_at: int | None = None  # last RFM sample sent to the trainer (whole seconds)
     pending_labels: list[Any] = field(default_factory=list)  # online_models/labels.py
     bought_mask: int = 0  # bit i: pending snapshot i saw a purchase within its horizon
@@ -193,6 +194,7 @@ class UserState:
 EXT_KEYS = {
     "partition": "p",
     "due": "due",
+    "rescore_stretch": "rk",
     "rfm_sampled_at": "rs",
     "pending_labels": "lp",
     "bought_mask": "lb",
