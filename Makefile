@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# pytest-xdist: the integration tests mostly wait (workers, broker, PostgreSQL), so 4 processes
+# overlap them even on 2 cores; one test at a time per process, tests marked slow first.
+# `make test XDIST=` runs serially.
+XDIST ?= -n 4 --dist load --maxschedchunk 1
 
 .PHONY: install demo test test-unit test-agent test-integration lint bench clean
 
@@ -22,7 +26,7 @@ lint: install
 	$(PY) -m mypy
 
 test: install lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 test-unit: install
 	$(PY) -m pytest -q -m unit
@@ -31,7 +35,7 @@ test-agent: install
 	$(PY) -m pytest -q -m agent tests/agent
 
 test-integration: install
-	$(PY) -m pytest -q -m integration tests/integration
+	$(PY) -m pytest -q $(XDIST) -m integration tests/integration
 
 bench: install
 	$(PY) -m bench.throughput

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from bench.fuzz import run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 HOSTILE = 10_000
 RSS_LIMIT_MIB = 1024

@@ -30,7 +30,7 @@ from bench.fuzz import db_totals, expected_totals, wait_until
 from streams.data.datasets import synthetic_events
 from streams.local.broker import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OUTAGE_S = float(os.environ.get("LIFELINE_OUTAGE_SECONDS", "60"))
