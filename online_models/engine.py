@@ -106,7 +106,7 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
                          reasons=[], categories=[], model_version=models.version, at=at,
                          policy=config.alerts)
     if alert is not None:  # explanations cost more than scoring: only for an actual alert
-        alert["reasons"] = [[n, round(w, 4)] for n, w in models.churn.explain(features)]
+        alert["reasons"] = [[n, round(w, 4)] for n, w in models.explain(features)]
         alert["categories"] = _categories(state, at, models, config)
         out.alerts.append(alert)
     label_due = next_label_due(state, horizon_days=config.horizon_days)
