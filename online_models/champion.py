@@ -4,8 +4,10 @@ Every resolved label is scored by every candidate *before* anything learns from 
 (progressive validation) and kept in a window with each candidate's raw score and calibrated
 probability. :meth:`Champion.evaluate` (on every snapshot, and on drift) computes each
 candidate's window ROC AUC (exact, ties half) and log loss, switches the served candidate
-when another one is better on the window by ``margin``, and refits each candidate's Platt
-calibration and the logistic stack of all candidates on the window. With fewer than
+when another one is better by ``margin`` (window AUCs averaged over the newest ``memory``
+evaluations) and its lead on the current window is significant (``min_z`` standard errors
+of DeLong's paired test), and refits each candidate's Platt calibration and the logistic
+stack of all candidates on the window. With fewer than
 ``min_labels`` labels (or one class only) the ``default`` candidate serves.
 
 Scores are logit-like: higher means the label (churn) is more likely. Pure: no Faust, no I/O;
@@ -45,6 +47,41 @@ def window_auc(scores: np.ndarray, labels: np.ndarray) -> float:
         return math.nan
     ranks = rankdata(scores)
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def _placements(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placement values: for each positive the share of negatives it outranks, for
+    each negative the share of positives that outrank it (ties half)."""
+    pos, neg = int(y.sum()), int((~y).sum())
+    ranks = rankdata(scores)
+    v10 = (ranks[y] - rankdata(scores[y])) / neg
+    v01 = 1.0 - (ranks[~y] - rankdata(scores[~y])) / pos
+    return v10, v01
+
+
+def paired_z(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:
+    """``(AUC(a) - AUC(b)) / SE`` of two scores of the same labels, SE by DeLong, DeLong &
+    Clarke-Pearson (1988), which counts how correlated the two rankings are; NaN with one
+    class only, +-inf when the difference is exact.
+
+    >>> y = np.array([0, 0, 0, 1, 1, 1] * 50)
+    >>> good = y + np.tile([0.5, 0.9, 0.2, 0.1, 0.7, 0.3], 50)
+    >>> round(paired_z(good, np.tile([0.3, 0.5, 0.2, 0.1, 0.6, 0.4], 50), y), 1)
+    12.2
+    """
+    y = labels.astype(bool)
+    m, n = int(y.sum()), int((~y).sum())
+    if not m or not n:
+        return math.nan
+    a10, a01 = _placements(a, y)
+    b10, b01 = _placements(b, y)
+    d10, d01 = a10 - b10, a01 - b01
+    diff = float(d10.mean())
+    var = (float(d10.var(ddof=1)) / m if m > 1 else 0.0) + \
+        (float(d01.var(ddof=1)) / n if n > 1 else 0.0)
+    if var <= 0:
+        return math.copysign(math.inf, diff) if diff else 0.0
+    return diff / math.sqrt(var)
 
 
 def logistic_fit(z: np.ndarray, y: np.ndarray, *, l2: float = 1e-3,
@@ -96,6 +133,12 @@ class Champion:
     stack
         Also keep a logistic stack of all candidates (refit on the window at each evaluation,
         scored progressively between evaluations).
+    memory
+        The switching rule compares each candidate's window AUC averaged over the newest
+        ``memory`` evaluations with enough labels (1: the current window only).
+    min_z
+        ... and the challenger's lead on the current window must also be significant: at
+        least ``min_z`` standard errors (DeLong's paired test, :func:`paired_z`).
 
     >>> ch = Champion(["prior", "learner"], default="prior", window=200, min_labels=50)
     >>> ch.serving
@@ -111,18 +154,23 @@ class Champion:
     """
 
     def __init__(self, names: Sequence[str], *, default: str, window: int = 2000,
-                 min_labels: int = 300, margin: float = 0.01, stack: bool = True) -> None:
+                 min_labels: int = 300, margin: float = 0.01, stack: bool = True,
+                 memory: int = 1, min_z: float = 0.0) -> None:
         names = [str(n) for n in names]
         if not names or len(set(names)) != len(names) or STACK in names:
             raise ValueError(f"need distinct candidate names (not {STACK!r})")
         if default not in names:
             raise ValueError("default must be one of the names")
-        if window < 10 or not 1 <= min_labels <= window or not 0 <= margin < 1:
-            raise ValueError("need window >= 10, 1 <= min_labels <= window, 0 <= margin < 1")
+        if window < 10 or not 1 <= min_labels <= window or not 0 <= margin < 1 or memory < 1 \
+                or not 0 <= min_z < 100:
+            raise ValueError("need window >= 10, 1 <= min_labels <= window, 0 <= margin < 1, "
+                             "memory >= 1, 0 <= min_z < 100")
         self.names = names
         self.default = default
         self.window, self.min_labels, self.margin = window, min_labels, margin
         self.stack = stack
+        self.memory, self.min_z = memory, min_z
+        self.recent: dict[str, deque[float]] = {n: deque(maxlen=memory) for n in self.all_names}
         self.serving = default
         self.rows: deque[list[float]] = deque(maxlen=window)  # [y, z..., p...]
         self.platt: dict[str, list[float]] = {n: [0.0, 1.0] for n in self.all_names}
@@ -253,10 +301,18 @@ class Champion:
         if not enough:
             choice = self.default
         else:
-            auc = {n: float(a) for n in eligible if (a := measured[n]["auc"]) is not None}
+            for n in self.all_names:
+                if (a := measured[n]["auc"]) is not None:
+                    self.recent[n].append(float(a))
+            auc = {n: float(np.mean(self.recent[n])) for n in eligible if self.recent[n]}
             best = max(auc, key=auc.__getitem__, default=self.default)
             current = auc.get(self.serving, -math.inf) if self.serving in eligible else -math.inf
             choice = best if auc.get(best, -math.inf) > current + self.margin else self.serving
+            if choice != self.serving and self.serving in eligible and self.min_z > 0:
+                col = {n: 1 + i for i, n in enumerate(self.all_names)}
+                lead = paired_z(data[:, col[choice]], data[:, col[self.serving]], y)
+                if not lead >= self.min_z:
+                    choice = self.serving
             self._refit(data)
             if self.platt[choice][1] < MIN_SLOPE:  # never serve a candidate calibrated flat
                 choice = before if self.platt[before][1] >= MIN_SLOPE else self.default
@@ -295,6 +351,8 @@ class Champion:
         return {"kind": "champion", "schema": 1,
                 "names": list(self.names), "default": self.default, "window": self.window,
                 "min_labels": self.min_labels, "margin": self.margin, "stack": self.stack,
+                "memory": self.memory, "min_z": self.min_z,
+                "recent": {n: list(v) for n, v in self.recent.items()},
                 "serving": self.serving, "rows": [[round(v, 4) for v in r] for r in self.rows],
                 "platt": {n: list(v) for n, v in self.platt.items()},
                 "stack_w": list(self.stack_w), "labels": self.labels,
@@ -331,7 +389,13 @@ class Champion:
                 raise ValueError("history must be a list of {label, from, to, reason}")
             ch = cls(d["names"], default=d["default"], window=_int(d["window"]),
                      min_labels=_int(d["min_labels"]), margin=_num(d["margin"]),
-                     stack=d["stack"])
+                     stack=d["stack"], memory=_int(d.get("memory", 1)),
+                     min_z=_num(d.get("min_z", 0.0)))
+            recent = d.get("recent", {})
+            if not isinstance(recent, dict) or not set(recent) <= set(ch.all_names):
+                raise ValueError("recent must map candidates to window AUCs")
+            for n, aucs in recent.items():
+                ch.recent[n].extend(_num(a) for a in aucs)
             if d["serving"] not in ch.all_names:
                 raise ValueError("serving must be a candidate")
             ch.serving = str(d["serving"])

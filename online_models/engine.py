@@ -135,7 +135,7 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
                          policy=config.alerts)
     if alert is not None:  # explanations cost more than scoring: only for an actual alert
         out.alerts.append(replace(
-            alert, reasons=tuple((n, round(w, 4)) for n, w in models.churn.explain(features)),
+            alert, reasons=tuple((n, round(w, 4)) for n, w in models.explain(features)),
             categories=tuple(_categories(state, at, models, config))))
     _schedule(state, at, config, out, 0)
 

@@ -27,10 +27,12 @@ def _stream(ch: Champion, labels: int, *, good: str, rng: random.Random,
     return switched
 
 
-def test_champion__prior_first_then_learner_switches_exactly_once() -> None:
+@pytest.mark.parametrize(("memory", "min_z"), [(1, 0.0), (5, 2.0)])
+def test_champion__prior_first_then_learner_switches_exactly_once(memory: int,
+                                                                  min_z: float) -> None:
     rng = random.Random(7)
     ch = Champion(["recency", "prior", "learner"], default="prior", window=1000,
-                  min_labels=300, stack=False)
+                  min_labels=300, stack=False, memory=memory, min_z=min_z)
     first = _stream(ch, 3000, good="prior", rng=rng)
     assert ch.serving == "prior" and not any(first)
     second = _stream(ch, 3000, good="learner", rng=rng)
@@ -39,6 +41,50 @@ def test_champion__prior_first_then_learner_switches_exactly_once() -> None:
     assert [(h["from"], h["to"]) for h in ch.history] == [("prior", "learner")]
     # the window holds the newest labels only: the learner's window AUC is the better one
     assert ch.metrics()["learner"]["auc"] > ch.metrics()["prior"]["auc"] + 0.1
+
+
+def test_champion__equal_candidates_flap_on_one_window_but_not_on_a_sustained_lead() -> None:
+    """Two candidates of one quality: noise alone makes a one-window rule switch; averaged
+    windows and DeLong's paired test keep the default."""
+    switches = {}
+    for memory, min_z in ((1, 0.0), (5, 2.0)):
+        rng = random.Random(11)
+        ch = Champion(["prior", "learner"], default="prior", window=2000, min_labels=300,
+                      margin=0.01, stack=False, memory=memory, min_z=min_z)
+        for i in range(60_000):
+            y = int(rng.random() < 0.5)
+            ch.update({"prior": 0.6 * y + rng.gauss(0, 1),
+                       "learner": 0.6 * y + rng.gauss(0, 1)}, y)
+            if (i + 1) % 500 == 0:
+                ch.evaluate()
+        switches[memory] = len(ch.history)
+    assert switches[1] >= 8  # 120 evaluations of a coin flip between equals
+    assert switches[5] * 4 <= switches[1]
+
+
+def test_champion__paired_z_reads_a_lead_against_its_noise() -> None:
+    import numpy as np
+
+    from online_models.champion import paired_z
+
+    rng = np.random.default_rng(3)
+    y = rng.random(2000) < 0.5
+    base = y + rng.normal(0, 1, 2000)
+    assert paired_z(base + rng.normal(0, 0.05, 2000), base, y) == pytest.approx(0, abs=2)
+    better = y * 1.5 + rng.normal(0, 1, 2000)
+    assert paired_z(better, base, y) > 4 > -4 > paired_z(base, better, y)
+    assert np.isnan(paired_z(base, better, np.ones(2000)))
+
+
+def test_champion__data_without_memory_reads_as_one_window() -> None:
+    ch = Champion(["a", "b"], default="a", memory=5, min_z=2.0)
+    data = ch.to_data()
+    old = {k: v for k, v in data.items() if k not in ("memory", "min_z", "recent")}
+    back = Champion.from_data(old)
+    assert (back.memory, back.min_z) == (1, 0.0)
+    assert Champion.from_data(data).to_data() == data
+    with pytest.raises(ValueError):
+        Champion.from_data({**data, "recent": {"zzz": [0.5]}})
 
 
 def test_champion__default_serves_until_min_labels() -> None:
@@ -110,7 +156,7 @@ def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_
 
 
 def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
-    from online_models.candidates import logit
+    from online_models.candidates import learner_inputs, logit
 
     b = ModelBundle(horizon_days=10.0)
     day = 86_400.0
@@ -123,5 +169,6 @@ def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
     x = {"recency_days": 55.0}
     b.learn(ChurnLabel(x, 1, t))
     z_learner = b.champion.rows[-1][1 + b.champion.names.index("learner")]
-    assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(x)))
-    assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(x)))
+    inputs = learner_inputs(x, params=then.params, horizon_days=b.horizon_days)
+    assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(inputs)))
+    assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(inputs)))

@@ -52,7 +52,8 @@ def test_user_state__defaults_are_omitted() -> None:
 
 def test_user_state__every_named_field_round_trips_alone() -> None:
     values: dict[str, Any] = {
-        "partition": 2, "due": 5, "rfm_sampled_at": 7, "pending_labels": [1, 2, [3]],
+        "partition": 2, "due": 5, "rescore_stretch": 3, "rfm_sampled_at": 7,
+        "pending_labels": [1, 2, [3]],
         "bought_mask": 2, "alert_state": [1, 0, 0, 0, 0, 0, 0],
         "lifecycle_evaluated_at": 9.5, "lifecycle_since": 8.0}
     assert set(values) == set(EXT_KEYS)
