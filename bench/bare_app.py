@@ -23,6 +23,8 @@ Configuration (read only by this module, all optional except the first three):
 ``BENCH_WORK``        extra per-event work for ablations, comma-separated; ``table``: also
                       store the value in a Faust table keyed by the message key (one
                       changelog message per event, like ``profiles_for_user``)
+``BENCH_MONITOR``     ``quiet``: Faust's monitor without per-message hooks
+                      (``streams.runtime.monitor.QuietMonitor``, as ``LIFELINE_FAUST_MONITOR``)
 ``BENCH_FAUST_*``     extra ``faust.App`` settings for experiments, e.g.
                       ``BENCH_FAUST_STREAM_BUFFER_MAXSIZE=16384`` or
                       ``BENCH_FAUST_BROKER_MAX_POLL_RECORDS=2000`` (value parsed as JSON,
@@ -74,6 +76,10 @@ SETTINGS: dict[str, Any] = {
     "producer_linger": 0.005,
 }
 SETTINGS.update(EXTRA)
+if os.environ.get("BENCH_MONITOR", "") == "quiet":
+    from streams.runtime.monitor import QuietMonitor
+
+    SETTINGS["Monitor"] = QuietMonitor
 
 app = faust.App(GROUP, **SETTINGS)
 topic = app.topic(
