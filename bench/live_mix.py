@@ -150,22 +150,23 @@ def live_mix(users: int = 100_000, events: int = 100_000, *, span_s: float = 360
     so the events are live traffic for a worker whose clock is the wall clock.
     """
     end = time.time() if end is None else end
-    # Sessions start over [end - span, end - span + horizon]; the horizon is chosen so that
-    # about ``events`` events start inside the span (mean session ~10 events).
+    # Session starts: a Poisson process, rescaled so that the last start falls at ``end``.
     sessions: list[list[dict[str, Any]]] = []
-    count = 0
-    est_sessions = max(1, events // 10)
-    step = span_s / est_sessions
+    starts: list[float] = []
+    count, t = 0, 0.0
     source = _sessions(users, seed)
     rng = random.Random(f"live-mix-starts-{seed}")
-    t = end - span_s
     while count < events:
         session = next(source)
-        t += rng.expovariate(1.0 / step)
-        for e in session:
-            e["ts"] = round(e["ts"] + t, 3)
+        t += rng.expovariate(1.0)
         sessions.append(session)
+        starts.append(t)
         count += len(session)
+    scale = span_s / t
+    for start, session in zip(starts, sessions, strict=True):
+        offset = end - span_s + start * scale
+        for e in session:
+            e["ts"] = round(e["ts"] + offset, 3)
     merged = list(heapq.merge(*sessions, key=lambda e: e["ts"]))
     return merged[:events]
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import faust
 
 from streams.cli.commands import register
+from streams.runtime.faust_private import consumer_transport
+from streams.runtime.monitor import QuietMonitor
 from streams.settings import settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,11 @@ app = faust.App(
     broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     producer_linger=0.005,
+    # Faust's per-message monitor bookkeeping is read only by the web /stats page.
+    **({"Monitor": QuietMonitor} if settings.faust_monitor == "quiet" else {}),
 )
+# Before any topic or agent reaches the transport: bounded consumer fetch waits.
+app.transport = consumer_transport(app, settings.fetch_wait_ms)
 
 
 @app.task
