@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import faust
+from faust.sensors import Monitor
 
 from streams.cli.commands import register
 from streams.runtime.faust_private import consumer_transport
@@ -41,7 +42,7 @@ app = faust.App(
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     producer_linger=0.005,
     # Faust's per-message monitor bookkeeping is read only by the web /stats page.
-    **({"Monitor": QuietMonitor} if settings.faust_monitor == "quiet" else {}),
+    Monitor=QuietMonitor if settings.faust_monitor == "quiet" else Monitor,
 )
 # Before any topic or agent reaches the transport: bounded consumer fetch waits.
 app.transport = consumer_transport(app, settings.fetch_wait_ms)
