@@ -12,8 +12,9 @@ Configuration (read only by this module, all optional except the first three):
 ``BENCH_BROKER``      broker URL (``kafka://host:port``)
 ``BENCH_TOPIC``       topic to consume (raw bytes values)
 ``BENCH_OUT``         file that receives one JSON line once ``BENCH_EVENTS`` events were seen:
-                      ``{"events", "seconds", "first_wall", "last_wall"}`` (seconds = first to
-                      N-th event, monotonic clock)
+                      ``{"events", "seconds", "cpu", "first_wall", "last_wall"}`` (seconds =
+                      first to N-th event, monotonic clock; cpu = CPU seconds of the whole
+                      process, every thread, over the same window)
 ``BENCH_EVENTS``      N (default 100000)
 ``BENCH_GROUP``       app id = consumer group (default ``bench-bare``)
 ``BENCH_PARTITIONS``  partitions of the topic (default 4)
@@ -112,6 +113,7 @@ class Counter:
     def __init__(self) -> None:
         self.seen = 0
         self.first = 0.0
+        self.first_cpu = 0.0
         self.first_wall = 0.0
         self.reported = False
 
@@ -120,11 +122,13 @@ class Counter:
         self.seen += 1
         if self.seen == 1:
             self.first, self.first_wall = time.perf_counter(), time.time()
+            self.first_cpu = time.process_time()
         if self.seen >= EVENTS and not self.reported:
             self.reported = True
             report = {
                 "events": self.seen,
                 "seconds": time.perf_counter() - self.first,
+                "cpu": time.process_time() - self.first_cpu,
                 "first_wall": self.first_wall,
                 "last_wall": time.time(),
             }

@@ -6,8 +6,9 @@ One Tansu broker, one topic holding N SYNTHETIC live-mix events (``bench.live_mi
 agent of ``bench/bare_app.py`` (decode and count) consumes it from offset 0 once per variant,
 the variants interleaved ``--repeat`` times, each round starting one variant later (A B C,
 B C A, C A B, ...) so a drift of the machine's load hits all of them alike; each rate is
-measured as in ``bench.throughput`` (first to N-th event). Printed: every rate, the median per
-variant and its ratio to ``default``.
+measured as in ``bench.throughput`` (first to N-th event), with the worker process's CPU
+seconds over the same window (per event: much less sensitive to a loaded machine than the
+rate). Printed: every run, the medians per variant and their ratios to ``default``.
 
 Variants (``VARIANTS``): ``default`` is the app's configuration as shipped; the others change
 one supported setting each (``faust.App`` keyword arguments, via ``BENCH_FAUST_*``, or the
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     events = live_mix(args.users, args.events)
     print(f"SYNTHETIC live mix: {describe(events)}")
     rates: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names}
     with lifeline_run(partitions=args.partitions) as dep:
         topic = dep.topic("user-events")
         dep.publish(events)
@@ -142,17 +144,24 @@ def main(argv: list[str] | None = None) -> int:
                 result: Result = run_bare(dep.broker, topic, f"bench-ceil-{uuid.uuid4().hex[:8]}",
                                           args.events, args.partitions, dep.work, VARIANTS[name])
                 rates[name].append(result.rate)
-                print(f"  round {round_ + 1} {name:<15} {result.rate:>9,.0f} ev/s", flush=True)
+                cpus[name].append(result.cpu_us)
+                print(f"  round {round_ + 1} {name:<15} {result.rate:>9,.0f} ev/s "
+                      f"{result.cpu_us:>7.1f} CPU us/ev", flush=True)
         if args.profile:
             profile(dep.broker, topic, args.events, args.partitions, dep.work,
                     args.profile_seconds)
     base = statistics.median(rates["default"]) if rates.get("default") else None
-    print(f"\n{'variant':<15} {'median ev/s':>12} {'vs default':>11}  runs")
+    base_cpu = statistics.median(cpus["default"]) if cpus.get("default") else None
+    print(f"\n{'variant':<15} {'median ev/s':>12} {'vs default':>11} {'CPU us/ev':>10} "
+          f"{'vs default':>11}  runs (ev/s)")
     for name, values in rates.items():
-        median = statistics.median(values)
+        median, cpu = statistics.median(values), statistics.median(cpus[name])
         ratio = f"{median / base:.2f}" if base else "n/a"
+        cpu_ratio = f"{base_cpu / cpu:.2f}" if base_cpu else "n/a"
         runs = ", ".join(f"{v:,.0f}" for v in values)
-        print(f"{name:<15} {median:>12,.0f} {ratio:>11}  {runs}")
+        print(f"{name:<15} {median:>12,.0f} {ratio:>11} {cpu:>10.1f} {cpu_ratio:>11}  {runs}")
+    print("(CPU us/ev: the bare worker process's CPU seconds over the timed window, every "
+          "thread; 'vs default' > 1 means cheaper)")
     print(f"machine load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout}")
     time.sleep(0)
     return 0

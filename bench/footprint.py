@@ -90,6 +90,16 @@ class Sampler:
         if users:
             self.points.append((float(users), float(rss)))
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) of the worker so far (nan once it is gone)."""
+        import psutil
+
+        try:
+            times = psutil.Process(self.pid).cpu_times()
+        except psutil.Error:
+            return float("nan")
+        return float(times.user + times.system)
+
     def slope(self) -> float:
         """RSS bytes per user (nan with fewer than 2 distinct user counts)."""
         return slope(self.points)

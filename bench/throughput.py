@@ -122,6 +122,12 @@ class Result:
     seconds: float
     startup: float  # seconds from process/consumer start to its first processed event
     note: str = ""
+    cpu: float = math.nan  # CPU seconds of the consuming process over the same window
+
+    @property
+    def cpu_us(self) -> float:
+        """CPU microseconds per event (less sensitive to a loaded machine than the rate)."""
+        return self.cpu / self.events * 1e6 if self.events > 0 else math.nan
 
     @property
     def rate(self) -> float:
@@ -192,7 +198,7 @@ async def _raw(bootstrap: str, topic: str, group: str, n: int) -> Result:
     )
     started = time.perf_counter()
     await consumer.start()
-    seen, first = 0, 0.0
+    seen, first, first_cpu = 0, 0.0, 0.0
     loads = orjson.loads
     try:
         while seen < n:
@@ -204,11 +210,11 @@ async def _raw(bootstrap: str, topic: str, group: str, n: int) -> Result:
                     loads(message.value)
                     seen += 1
                     if seen == 1:
-                        first = time.perf_counter()
-        last = time.perf_counter()
+                        first, first_cpu = time.perf_counter(), time.process_time()
+        last, cpu = time.perf_counter(), time.process_time() - first_cpu
     finally:
         await consumer.stop()
-    return Result("raw aiokafka", n - 1, last - first, first - started)
+    return Result("raw aiokafka", n - 1, last - first, first - started, cpu=cpu)
 
 
 def run_raw(bootstrap: str, topic: str, group: str, n: int) -> Result:
@@ -267,7 +273,7 @@ def run_bare(
     finally:
         stop(proc)
     return Result(name, n - 1, float(report["seconds"]),
-                  float(report["first_wall"]) - started_wall)
+                  float(report["first_wall"]) - started_wall, cpu=float(report["cpu"]))
 
 
 def run_quix(bootstrap: str, topic: str, group: str, n: int, work: Path) -> Result:
@@ -285,7 +291,7 @@ def run_quix(bootstrap: str, topic: str, group: str, n: int, work: Path) -> Resu
     finally:
         stop(proc)
     return Result("quix streams", n - 1, float(report["seconds"]),
-                  float(report["first_wall"]) - started_wall)
+                  float(report["first_wall"]) - started_wall, cpu=float(report["cpu"]))
 
 
 class Unmeasured(Exception):
@@ -307,7 +313,7 @@ def run_lifeline(
     rss = Sampler(worker.pid)
     if sampler is not None:
         sampler.append(rss)
-    first = 0.0
+    first = first_cpu = 0.0
     first_events = 0
     last_check = started
     try:
@@ -317,8 +323,9 @@ def run_lifeline(
             rss.sample(users)
             now = time.perf_counter()
             if total and not first:
-                first, first_events = now, total
+                first, first_events, first_cpu = now, total, rss.cpu()
             if total >= n:
+                cpu = rss.cpu() - first_cpu
                 break
             worker.check()
             if not total and stalled is not None and now - last_check > 5.0:
@@ -337,7 +344,7 @@ def run_lifeline(
         worker.stop()
     if total != n:
         print(f"WARNING: database holds {total} events, expected {n}", file=sys.stderr)
-    return Result(name, n - first_events, now - first, first - started)
+    return Result(name, n - first_events, now - first, first - started, cpu=cpu)
 
 
 def warm_up(dep: Deployment, users: int = 50) -> None:
@@ -435,10 +442,11 @@ def _ratio(a: Result | None, b: Result | None) -> str:
 
 
 def print_table(results: dict[str, Result], unmeasured: dict[str, str]) -> None:
-    print(f"{'consumer':<20} {'events':>8} {'seconds':>9} {'events/s':>10} {'startup s':>10}")
+    print(f"{'consumer':<20} {'events':>8} {'seconds':>9} {'events/s':>10} {'startup s':>10} "
+          f"{'CPU us/ev':>10}")
     for r in results.values():
         print(f"{r.name:<20} {r.events:>8} {r.seconds:>9.2f} {r.rate:>10,.0f} "
-              f"{r.startup:>10.1f}  {r.note}")
+              f"{r.startup:>10.1f} {r.cpu_us:>10.1f}  {r.note}")
     for name, why in unmeasured.items():
         print(f"{name:<20} {'unmeasured':>40}  ({why})")
     get = results.get
@@ -449,6 +457,10 @@ def print_table(results: dict[str, Result], unmeasured: dict[str, str]) -> None:
     print(f"batched / quix    = {_ratio(get('batched'), get('quix'))}   (target >= 1)")
     print(f"batched / single  = {_ratio(get('batched'), get('single'))}")
     print(f"catch-up / single = {_ratio(get('catchup'), get('single'))}")
+    for a, b in (("single", "bare"), ("batched", "quix"), ("quix", "bare")):
+        if get(a) and get(b):
+            print(f"CPU per event {b} / {a} = {results[b].cpu_us / results[a].cpu_us:.2f} "
+                  "(the rate ratio the CPU cost alone allows on an idle machine)")
     if get("single") and get("bare"):
         ratio = results["single"].rate / results["bare"].rate
         print(f"target single >= {TARGET} x bare: {'PASS' if ratio >= TARGET else 'FAIL'}")
