@@ -24,8 +24,9 @@ Configuration (read only by this module, all optional except the first three):
 ``BENCH_WORK``        extra per-event work for ablations, comma-separated; ``table``: also
                       store the value in a Faust table keyed by the message key (one
                       changelog message per event, like ``profiles_for_user``)
-``BENCH_MONITOR``     ``quiet``: Faust's monitor without per-message hooks
-                      (``streams.runtime.monitor.QuietMonitor``, as ``LIFELINE_FAUST_MONITOR``)
+``BENCH_MONITOR``     ``quiet`` (default, as the worker ships: ``LIFELINE_FAUST_MONITOR``) or
+                      ``faust``: Faust's own monitor instead of
+                      ``streams.runtime.monitor.QuietMonitor``
 ``BENCH_FAUST_*``     extra ``faust.App`` settings for experiments, e.g.
                       ``BENCH_FAUST_STREAM_BUFFER_MAXSIZE=16384`` or
                       ``BENCH_FAUST_BROKER_MAX_POLL_RECORDS=2000`` (value parsed as JSON,
@@ -64,7 +65,8 @@ EXTRA: dict[str, Any] = {
     if key.startswith("BENCH_FAUST_")
 }
 
-# The same consumer/producer settings as streams/app.py, so only the agent's work differs.
+# The same consumer/producer settings and monitor as streams/app.py, so only the agent's work
+# differs.
 SETTINGS: dict[str, Any] = {
     "broker": BROKER,
     "store": "memory://",
@@ -77,7 +79,7 @@ SETTINGS: dict[str, Any] = {
     "producer_linger": 0.005,
 }
 SETTINGS.update(EXTRA)
-if os.environ.get("BENCH_MONITOR", "") == "quiet":
+if os.environ.get("BENCH_MONITOR", "quiet") == "quiet":
     from streams.runtime.monitor import QuietMonitor
 
     SETTINGS["Monitor"] = QuietMonitor

@@ -11,10 +11,10 @@ seconds over the same window (per event: much less sensitive to a loaded machine
 rate). Printed: every run, the medians per variant and their ratios to ``default``.
 
 Variants (``VARIANTS``): ``default`` is the app's configuration as shipped; the others change
-one supported setting each (``faust.App`` keyword arguments, via ``BENCH_FAUST_*``, or the
-monitor via ``BENCH_MONITOR``). The producer settings (linger, acks) do not touch a bare
-agent that sends nothing: they are measured with the full worker in ``bench.throughput``
-(``--full-env``).
+one supported setting each (``faust.App`` keyword arguments, via ``BENCH_FAUST_*``, or
+``faust-monitor``: Faust's own monitor instead of the quiet one the worker ships with).
+The producer settings (linger, acks) do not touch a bare agent that sends nothing: try them
+on the full worker with ``bench.throughput --only single --full-env ...`` (not measured).
 
 ``--profile``: one more run of ``default`` under ``py-spy record`` (sampling, 200 Hz, the
 agent's process only, idle and import frames dropped); prints the functions with the most
@@ -44,7 +44,7 @@ from bench.throughput import Result, run_bare  # noqa: E402
 
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
-    "quiet-monitor": {"BENCH_MONITOR": "quiet"},
+    "faust-monitor": {"BENCH_MONITOR": "faust"},
     "buffer-16k": {"BENCH_FAUST_STREAM_BUFFER_MAXSIZE": "16384"},
     "poll-2000": {"BENCH_FAUST_BROKER_MAX_POLL_RECORDS": "2000"},
     "fetch-4MiB": {"BENCH_FAUST_CONSUMER_MAX_FETCH_SIZE": str(4 * 1024 * 1024)},
