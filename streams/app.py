@@ -40,7 +40,7 @@ app = faust.App(
     # long); the broker used in tests is slow to settle, so the default is generous.
     broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
-    producer_linger=0.005,
+    producer_linger=settings.producer_linger_ms / 1000.0,
     # Faust's per-message monitor bookkeeping is read only by the web /stats page.
     Monitor=QuietMonitor if settings.faust_monitor == "quiet" else Monitor,
 )

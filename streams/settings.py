@@ -212,6 +212,9 @@ class Settings:
     # streams/runtime/monitor.py; the web /stats page then shows no message counts) or
     # ``faust`` (Faust's own).
     faust_monitor: str = "quiet"
+    # LIFELINE_PRODUCER_LINGER_MS: how long the worker's producer (outputs, changelog, training)
+    # waits to fill a batch before sending it.
+    producer_linger_ms: float = 5.0
     # LIFELINE_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, _SASL_PASSWORD(_FILE),
     # _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE (see streams/kafka_clients.py)
     kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
@@ -280,6 +283,8 @@ class Settings:
                                      minimum=6.0),
             fetch_wait_ms=_int(env, "FETCH_WAIT_MS", cls.fetch_wait_ms, minimum=1),
             faust_monitor=_monitor(env),
+            producer_linger_ms=_float(env, "PRODUCER_LINGER_MS", cls.producer_linger_ms,
+                                      maximum=1000.0),
             signing_key=_signing_key(env),
             engine=_engine(env),
             web_bind=_get(env, "WEB_BIND", cls.web_bind),
