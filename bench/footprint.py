@@ -9,10 +9,11 @@ Bytes per user
 RSS per user, two ways
     * ``Sampler``: while a worker runs, sample its RSS (``psutil``) and the number of users in
       ``user_profiles`` every poll; ``slope()`` is the least-squares slope of RSS over users,
-      fitted over the samples from the first row on (the worker's import and join are before
-      it). It includes everything that grows with users in the worker: the memory-store
-      table, the due schedule, dedupe windows, allocator overhead; GC and sink buffers add
-      noise, so it is printed with the number of users it was fitted over.
+      fitted over the samples once a quarter of the run's users are in (the worker's start-up
+      growth, first model snapshot and sink buffers come before). It includes everything that
+      grows with users in the worker: the memory-store table, the due schedule, dedupe
+      windows, allocator overhead; GC and sink buffers add noise, so it is printed with the
+      users it was fitted over.
     * ``table_bytes_per_user(events)``: in a fresh subprocess, the decoded state dicts of the
       users (what the memory store keeps, ``state.to_dict()``) are cloned under new user ids
       to 3 sizes (``TABLE_SIZES``), and the subprocess's RSS is read after each; the slope
@@ -101,11 +102,13 @@ class Sampler:
         return float(times.user + times.system)
 
     def slope(self) -> float:
-        """RSS bytes per user (nan with fewer than 2 distinct user counts)."""
-        return slope(self.points)
+        """RSS bytes per user over the last three quarters of the users (nan: too few)."""
+        start = self.users / 4
+        return slope([(x, y) for x, y in self.points if x >= start])
 
     @property
     def users(self) -> int:
+        """Users in the database at the last sample."""
         return int(max((x for x, _ in self.points), default=0))
 
     @property

@@ -489,7 +489,8 @@ def print_rss(samplers: Mapping[str, Sampler], table: tuple[float, list[Any]] | 
             print(f"worker RSS ({name}): too few samples")
             continue
         per_m = per * 1e6
-        print(f"worker RSS ({name}): slope {per:,.0f} B/user over 0..{s.users:,} users "
+        print(f"worker RSS ({name}): slope {per:,.0f} B/user over {s.users // 4:,}.."
+              f"{s.users:,} users "
               f"(peak {s.peak / MIB:,.0f} MiB) -> {per_m / MIB:,.0f} MiB per 1M users; "
               f"target <= 1.5 GiB: {'PASS' if per_m <= RSS_TARGET else 'FAIL'}")
     if table is not None:
