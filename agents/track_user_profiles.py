@@ -1,12 +1,14 @@
 """Validate every ``user-events`` message, keep each user's live profile, score and segment.
 
-Take a message, validate it, run the lifecycle step of online_models.engine on a copy of the
-user's state, publish the effects. Bad input goes to ``user-events-dlq`` with its reason and
-origin. A valid event advances its partition's watermark and re-assesses the silent users whose
-due time the watermark passed; an operator tick does the same without an event. Outputs are
-sent before the new state is kept, and the message is acked once the sink wrote its rows
-(streams/runtime/effects.py). What the consumer skipped is applied first and every message
-moves its partition's mark (streams/runtime/intake.py). The per-partition runtime state lives
+Take a message (one event, or a collector batch of one user's events), validate it, run the
+lifecycle step of online_models.engine on a copy of the user's state once for the message,
+publish the effects. Bad input goes to ``user-events-dlq`` with its reason and origin (a bad
+event of a batch alone, with its index; the others are applied). A valid message advances its
+partition's watermark and re-assesses the silent users whose due time the watermark passed;
+an operator tick does the same without an event. Outputs are sent before the new state is
+kept, and the message is acked once the sink wrote its rows (streams/runtime/effects.py).
+What the consumer skipped is applied first and every message moves its partition's mark
+(streams/runtime/intake.py). The per-partition runtime state lives
 in one :class:`WorkerState` (streams/runtime/worker_state.py), rebuilt on every assignment.
 """
 
@@ -19,15 +21,23 @@ import orjson
 from faust import StreamT
 
 import streams.runtime.clock  # noqa: F401  # registers the live wall-clock tick (if enabled)
-from online_models.contract import Rejection, parse_event
-from online_models.engine import on_event, on_tick
+from online_models.contract import Batch, Event, Rejection, parse_message
+from online_models.engine import RISK_STEP, on_events, on_tick
 from online_models.profile import UserState
 from streams.app import app
 from streams.privacy.erasure import expired
 from streams.privacy.pseudonyms import pseudonymise
 from streams.runtime import intake
 from streams.runtime.channels import user_events_topic
-from streams.runtime.effects import Effects, Source, ack_in_order, dead_letter, rekey
+from streams.runtime.effects import (
+    Effects,
+    Source,
+    ack_in_order,
+    dead_letter,
+    rekey,
+    rekey_batch,
+    send_dead_letter,
+)
 from streams.runtime.erasure import is_erased, locks, request_expiry
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import PROFILES, profile_row, sink
@@ -43,9 +53,8 @@ log = logging.getLogger(__name__)
 # This worker's runtime state; tests give each test a fresh one.
 worker = WorkerState(max_future_skew_s=settings.max_future_skew_s)
 
-# A re-scored silent user's row is rewritten only when its risk moved at least this much
-# (or a segment changed): the database stays current without a write per tick.
-RISK_STEP = 0.005
+# A re-scored silent user's row is rewritten only when its risk moved at least RISK_STEP (or
+# a segment changed): the database stays current without a write per tick.
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's stub wants sync
@@ -128,36 +137,78 @@ async def tick(src: Source, value: bytes, ack: Ack | None) -> None:
 
 
 async def ingest(src: Source, value: bytes, ack: Ack | None) -> None:
-    """Validate one message, apply it, and re-assess users the watermark made due."""
+    """Validate one message (one event or a batch), apply it, re-assess users now due."""
     if is_tick(src.headers):
         await tick(src, value, ack)
         return
-    parsed = parse_event(value, now=worker.now(), max_future_skew_s=settings.max_future_skew_s)
+    parsed = parse_message(value, now=worker.now(), max_future_skew_s=settings.max_future_skew_s,
+                           max_batch_events=settings.max_batch_events)
     if isinstance(parsed, Rejection):
         await dead_letter(worker, src, value, ack, parsed.reason, parsed.detail)
         return
-    user_id, part = parsed.user_id, worker[src.partition]
-    if src.key != user_id.encode():
-        await rekey(worker, user_id, value, ack)
+    if isinstance(parsed, Batch):
+        await ingest_batch(src, parsed, ack)
         return
+    if src.key != parsed.user_id.encode():
+        await rekey(worker, parsed.user_id, value, ack)
+        return
+    await apply(src, [parsed], ack)
+
+
+async def ingest_batch(src: Source, batch: Batch, ack: Ack | None) -> None:
+    """A collector batch: refused events to the dead letters one by one (with their index),
+    other users' events re-published to their own partitions, the key's user's applied."""
+    size = len(batch.items)
+    for index, refused in batch.rejected:
+        await send_dead_letter(worker, src, item_bytes(batch.raw[index]), refused.reason,
+                               f"event {index} of {size}: {refused.detail}"[:200], index=index)
+    mine: list[Event] = []
+    others: dict[str, list[object]] = {}
+    for index, event in batch.events:
+        if src.key == event.user_id.encode():
+            mine.append(event)
+        else:  # tables are sharded by user: the owner of its partition applies it
+            others.setdefault(event.user_id, []).append(batch.raw[index])
+    for user_id, raw in others.items():
+        await rekey_batch(worker, user_id, item_bytes(raw if len(raw) > 1 else raw[0]),
+                          len(raw))
+    if mine:
+        await apply(src, mine, ack)
+    else:
+        await ack_in_order(ack)
+
+
+def item_bytes(raw: object) -> bytes:
+    """An item of a batch as JSON bytes (what is dead-lettered or re-published alone)."""
+    try:
+        return orjson.dumps(raw)
+    except TypeError:  # not representable alone (never from decoded JSON): keep a marker
+        return repr(raw).encode("utf-8", "replace")
+
+
+async def apply(src: Source, events: list[Event], ack: Ack | None) -> None:
+    """Apply one message's valid events of its key's user: one state load, one assessment
+    (if called for), one row and one state kept for the whole message."""
     # Privacy hooks (streams/privacy): pseudonyms from here on; erased events never return.
-    parsed = pseudonymise(settings.pseudonym_key, parsed)
-    user_id = parsed.user_id
-    if is_erased(user_id, parsed.ts):
+    events = [pseudonymise(settings.pseudonym_key, e) for e in events]
+    user_id, part = events[0].user_id, worker[src.partition]
+    events = [e for e in events if not is_erased(user_id, e.ts)]
+    if not events:
         await ack_in_order(ack)
         return
-    watermark = worker.event_time(src.partition, parsed.ts)
+    watermark = worker.event_time(src.partition, max(e.ts for e in events))
     state = UserState.from_dict(profiles_for_user.get(user_id))  # a copy, kept after sends
-    out = on_event(user_id, state, parsed, models=models.current, config=settings.engine,
-                   offset=src.offset)
+    out = on_events(user_id, state, events, models=models.current, config=settings.engine,
+                    offset=src.offset)
     effects = Effects(part)
+    worker.stats["duplicate"] += out.duplicates
     if out.applied:
-        worker.stats["valid"] += 1
+        worker.stats["valid"] += len(events) - out.duplicates
         effects.step(user_id, state, out)
         if out.evicted:
             note_evicted(user_id, state, out.evicted)
-    else:  # the row is rewritten anyway: it is idempotent, and cheap next to a lost update
-        worker.stats["duplicate"] += 1
+    # The row is rewritten anyway (also for a duplicate): it is idempotent, and cheap next to
+    # a lost update.
     effects.row(PROFILES, profile_row(user_id, state))
     await effects.settle()
     if out.applied:

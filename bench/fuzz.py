@@ -182,9 +182,16 @@ def run(settings: Any, start_worker: Callable[[], subprocess.Popen[bytes]], *, h
     refused = {o for h, o in zip(sent_bad, bad_origins, strict=True) if h.expected != "accepted"}
 
     def letters() -> dict[tuple[int, int], str]:
-        return {(d["partition"], d["offset"]): d["reason"]
-                for d in (orjson.loads(m.value) for m in read_all(
-                    bootstrap, settings.topic("user-events-dlq"), settings.partitions))}
+        # A collector batch leaves one dead letter per refused item: its origin stands for
+        # the last item's (the highest index; see bench.hostile.parse_event).
+        out: dict[tuple[int, int], tuple[int, str]] = {}
+        for d in (orjson.loads(m.value) for m in read_all(
+                bootstrap, settings.topic("user-events-dlq"), settings.partitions)):
+            origin, index = (d["partition"], d["offset"]), d.get("index")
+            rank = -1 if index is None else int(index)
+            if origin not in out or rank >= out[origin][0]:
+                out[origin] = (rank, d["reason"])
+        return {origin: reason for origin, (_, reason) in out.items()}
 
     def all_refused() -> dict[tuple[int, int], str] | None:
         got = letters()

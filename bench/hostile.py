@@ -20,7 +20,7 @@ import orjson
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from online_models.contract import Rejection, parse_event
+from online_models.contract import Batch, Event, Rejection, parse_message
 from streams.runtime.continuity import mark_key
 from streams.topics import TICK_HEADER
 
@@ -40,6 +40,20 @@ class Hostile:
     value: bytes
     headers: list[tuple[str, bytes]] | None = None
     expected: str = ""
+
+
+def parse_event(value: bytes, *, now: float | None = None,
+                max_future_skew_s: float = SKEW_S) -> Event | Rejection:
+    """What the worker makes of one message, as one verdict (``contract.parse_message``).
+
+    A collector batch counts as its first valid event if it has one, else as its last refused
+    item (the last dead letter of its origin).
+    """
+    parsed = parse_message(value, now=now, max_future_skew_s=max_future_skew_s)
+    if not isinstance(parsed, Batch):
+        return parsed
+    events = parsed.events
+    return events[0][1] if events else parsed.rejected[-1][1]
 
 
 def verdict(value: bytes, now: float) -> str:
@@ -197,7 +211,8 @@ def _nested(e: dict[str, Any], rng: random.Random, now: float) -> bytes:
 
 
 def _not_object(e: dict[str, Any], rng: random.Random, now: float) -> bytes:
-    return rng.choice((b"[]", b"42", b'"event"', b"null", orjson.dumps([e])))
+    # An array is a collector batch: empty, or holding an item that is not an event.
+    return rng.choice((b"[]", b"42", b'"event"', b"null", orjson.dumps([[e]])))
 
 
 MUTATIONS: dict[str, Mutation] = {

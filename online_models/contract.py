@@ -1,7 +1,24 @@
 """The ``user-events`` contract: validate raw bytes into an :class:`Event` or a rejection.
 
-Pure: no Faust, no I/O. The ingest agent calls :func:`parse_event` on every message and sends
-rejections to the dead-letter topic with the machine-readable ``reason`` returned here.
+Pure: no Faust, no I/O. The ingest agent calls :func:`parse_message` on every message and
+sends rejections to the dead-letter topic with the machine-readable ``reason`` returned here.
+
+A message is one event (a JSON object, :func:`parse_event`) or a collector batch of events
+(:func:`parse_message` returns a :class:`Batch`). Accepted batch shapes, and only these:
+
+- a JSON array of events: ``[{event}, {event}, ...]``;
+- Snowplow's ``payload_data`` envelope: an object with a string ``schema`` (an Iglu URI such
+  as ``iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4``) and a list
+  ``data``: ``{"schema": "iglu:...", "data": [{event}, ...]}``;
+- Segment's batch envelope: an object with a list ``batch``: ``{"batch": [{event}, ...]}``
+  (other keys such as ``sentAt``, ``context``, ``writeKey`` are ignored).
+
+An object that carries ``event_id`` is always one event, whatever other keys it has. The
+items of every envelope must be events in this contract's own shape: no field is renamed
+(Snowplow's tracker-protocol ``eid`` / ``uid`` / ``dtm`` / ``e`` and Segment's ``messageId``
+/ ``userId`` / ``timestamp`` / ``properties`` are not mapped; an item that only has those is
+refused as ``missing_field:event_id``): producers, or a transform in the collector, write
+contract events into the envelope. Each item is validated alone.
 """
 
 from __future__ import annotations
@@ -29,6 +46,9 @@ EVENT_TYPES = frozenset(
 )
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# Events per collector batch at most (``LIFELINE_MAX_BATCH_EVENTS``): a bigger batch is refused
+# whole (``batch_too_large``) before any of it is applied.
+MAX_BATCH_EVENTS = 500
 MAX_ID_CHARS = 256
 MAX_CATEGORY_CHARS = 256
 MAX_QUERY_CHARS = 1024
@@ -271,10 +291,110 @@ def parse_event(
             return Rejection("not_json", str(exc)[:120])
     else:
         raw = data
+    return _checked(raw, now, max_future_skew_s)
+
+
+def _checked(raw: Any, now: float | None, skew: float) -> Event | Rejection:
+    """One decoded event, validated."""
     try:
-        return _validate(raw, now, max_future_skew_s)
+        return _validate(raw, now, skew)
     except _Reject as rej:
         return Rejection(rej.reason, rej.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A collector batch: every item validated alone, in message order.
+
+    ``envelope`` is ``"array"``, ``"snowplow"`` or ``"segment"``; ``items[i]`` is the
+    :class:`Event` or :class:`Rejection` of ``raw[i]``, the item as decoded (kept to
+    dead-letter a refused item alone).
+    """
+
+    envelope: str
+    items: tuple[Event | Rejection, ...]
+    raw: tuple[Any, ...]
+
+    @property
+    def events(self) -> list[tuple[int, Event]]:
+        """The valid items with their index in the batch.
+
+        >>> b = parse_message(b'[{"event_id":"e1","user_id":"u1","type":"view","ts":1e9}, 7]')
+        >>> [(i, e.event_id) for i, e in b.events]
+        [(0, 'e1')]
+        """
+        return [(i, item) for i, item in enumerate(self.items) if isinstance(item, Event)]
+
+    @property
+    def rejected(self) -> list[tuple[int, Rejection]]:
+        """The refused items with their index in the batch.
+
+        >>> parse_message(b'[{"event_id":"e1","user_id":"u1","type":"view","ts":1e9}, 7]'
+        ...               ).rejected
+        [(1, Rejection(reason='not_object', detail='int'))]
+        """
+        return [(i, item) for i, item in enumerate(self.items)
+                if isinstance(item, Rejection)]
+
+
+def _envelope(raw: Any) -> tuple[str, Any] | None:
+    """``(name, items)`` when ``raw`` is an accepted batch shape, else None (one event)."""
+    if isinstance(raw, list):
+        return "array", raw
+    if not isinstance(raw, dict) or "event_id" in raw:
+        return None
+    if isinstance(raw.get("batch"), list):
+        return "segment", raw["batch"]
+    if isinstance(raw.get("schema"), str) and isinstance(raw.get("data"), list):
+        return "snowplow", raw["data"]
+    return None
+
+
+def parse_message(
+    data: bytes | str,
+    *,
+    now: float | None = None,
+    max_future_skew_s: float = MAX_FUTURE_SKEW_S,
+    max_batch_events: int = MAX_BATCH_EVENTS,
+) -> Event | Batch | Rejection:
+    """Validate one ``user-events`` message: one event, or a collector batch of events.
+
+    One event gives what :func:`parse_event` gives. A batch (see the module docstring for
+    the accepted shapes) gives a :class:`Batch` whose items are validated one by one, or a
+    :class:`Rejection` of the whole message: ``empty_batch`` (no item) or
+    ``batch_too_large`` (more than ``max_batch_events`` items); the message size limit
+    (``oversized_message``) holds for batches too.
+
+    >>> one = b'{"event_id":"e1","user_id":"u1","type":"view","ts":1e9}'
+    >>> parse_message(one).event_id
+    'e1'
+    >>> b = parse_message(b'{"batch":[' + one + b',{"event_id":"e2","user_id":"u1"}]}')
+    >>> b.envelope, [type(i).__name__ for i in b.items], b.rejected[0][1].reason
+    ('segment', ['Event', 'Rejection'], 'missing_field:type')
+    >>> parse_message(b'{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/'
+    ...               b'jsonschema/1-0-4","data":[' + one + b']}').envelope
+    'snowplow'
+    >>> parse_message(b'[]')
+    Rejection(reason='empty_batch', detail='array')
+    >>> parse_message(b'[' + b','.join([one] * 3) + b']', max_batch_events=2)
+    Rejection(reason='batch_too_large', detail='3 > 2 events')
+    """
+    if len(data) > MAX_MESSAGE_BYTES:
+        return Rejection("oversized_message", f"{len(data)} > {MAX_MESSAGE_BYTES} bytes")
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("not_json", str(exc)[:120])
+    shape = _envelope(raw)
+    if shape is None:
+        return _checked(raw, now, max_future_skew_s)
+    envelope, items = shape
+    if not items:
+        return Rejection("empty_batch", envelope)
+    if len(items) > max_batch_events:
+        return Rejection("batch_too_large", f"{len(items)} > {max_batch_events} events")
+    parsed = tuple(_checked(item, now, max_future_skew_s) for item in items)
+    return Batch(envelope, parsed, tuple(items))
 
 
 def iso(ts: float) -> str:

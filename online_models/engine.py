@@ -1,9 +1,18 @@
 """The lifecycle step: ``(state, event | tick) -> (state, emits)``, pure and testable alone.
 
-One call per valid event (:func:`on_event`) and one per due user when the watermark passes
-its due time (:func:`on_tick`). Both score churn risk with the current model bundle, keep
-delayed-label snapshots, run the win-back policy and place the user in segments; they return
-what the agent must publish or persist, and when the user is next due.
+One call per message of a user's events (:func:`on_events`: one event, or a collector batch)
+and one per due user when the watermark passes its due time (:func:`on_tick`). Every event
+updates the profile; the full assessment (score churn risk with the current model bundle, keep
+delayed-label snapshots, run the win-back policy, place the user in segments, schedule the
+next look) runs once per message, and only when something calls for it (see
+:func:`needs_assessment`). They return what the agent must publish or persist, and when the
+user is next due.
+
+Silent users are looked at less often while nothing moves: each re-assessment by
+:func:`on_tick` whose risk moved less than :data:`RISK_STEP` and changed no segment doubles the
+user's rescore interval, up to :data:`STRETCH_CAP` times ``rescore_days``; any change or any
+assessed event resets it. Label resolutions and lifecycle boundaries keep their own exact due
+times.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from online_models.bundle import ModelBundle, example
 from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.labels import next_label_due, resolve_labels, take_snapshot
-from online_models.lifecycle import LifecyclePolicy, next_boundary
+from online_models.lifecycle import EXT_EVAL_AT, LifecyclePolicy, next_boundary
 from online_models.priors import buyer_key
 from online_models.profile import DAY, ProfileConfig, UserState, apply_event, decayed_affinity
 from online_models.rfm import rfm_inputs
@@ -45,6 +54,11 @@ class EngineConfig:
     labels_at_horizon
         Release every label at ``t + H`` (see ``labels.resolve_labels``); unbiased on
         cohorts and replays (``LIFELINE_LABELS_AT_HORIZON``).
+    assess_every_minutes
+        An event of a type that does not call for an assessment (view, search, login, ...)
+        is still assessed when at least this many minutes of event time passed since the
+        user's previous event or previous assessment (``LIFELINE_ASSESS_EVERY_MINUTES``; 0:
+        every event is assessed).
     """
 
     profile: ProfileConfig = field(default_factory=ProfileConfig)
@@ -55,12 +69,15 @@ class EngineConfig:
     interest_every: int = 10
     interest_k: int = 8
     labels_at_horizon: bool = True
+    assess_every_minutes: float = 60.0
     alerts: AlertPolicy = field(default_factory=AlertPolicy)
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
 
     def __post_init__(self) -> None:
         if self.horizon_days <= 0 or self.rescore_days <= 0 or self.interest_every < 1:
             raise ValueError("horizon_days and rescore_days must be > 0, interest_every >= 1")
+        if self.assess_every_minutes < 0:
+            raise ValueError("assess_every_minutes must be >= 0")
 
 
 @dataclass(slots=True)
@@ -69,6 +86,8 @@ class Emits:
 
     ``evicted``: remembered event ids the dedupe cap pushed out while still inside the window
     (copies of those would count again; see ``ProfileConfig.dedup_max_ids``).
+    ``duplicates``: events of the message that were not applied (duplicates, re-delivery);
+    ``applied`` is True when at least one was.
     """
 
     applied: bool = True
@@ -78,6 +97,7 @@ class Emits:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     due: float | None = None
     evicted: int = 0
+    duplicates: int = 0
 
 
 def _categories(state: UserState, at: float, models: ModelBundle,
@@ -109,9 +129,24 @@ def _assess(user_id: str, state: UserState, at: float, models: ModelBundle,
         alert["reasons"] = [[n, round(w, 4)] for n, w in models.churn.explain(features)]
         alert["categories"] = _categories(state, at, models, config)
         out.alerts.append(alert)
+    _schedule(state, at, config, out, 0)
+
+
+def _schedule(state: UserState, at: float, config: EngineConfig, out: Emits,
+              stretch: int) -> None:
+    """The user's next due time: the next label, rescore or lifecycle boundary after ``at``.
+
+    The rescore interval is ``2 ** stretch`` times the base one, capped at
+    ``STRETCH_CAP * rescore_days`` (never shorter than the base).
+    """
     label_due = next_label_due(state, horizon_days=config.horizon_days)
     # Churned users drift slowly: they are re-scored four times less often.
     every = config.rescore_days * (4 if state.segments.get("lifecycle") == "churned" else 1)
+    if stretch:  # stable since the last looks: less often still, within the cap
+        every = max(every, min(every * 2 ** stretch, config.rescore_days * STRETCH_CAP))
+        state.ext[STRETCH] = stretch
+    else:
+        state.ext.pop(STRETCH, None)
     rescore = at + every * DAY
     boundary = next_boundary(state, at, config.lifecycle)
     if label_due is not None:
@@ -135,6 +170,15 @@ def _resolve(state: UserState, purchase_at: float | None, at: float, config: Eng
 
 RFM_SAMPLED_AT = "rs"
 DUE = "due"  # when the user must be re-assessed (whole epoch seconds)
+STRETCH = "rk"  # the rescore interval is 2 ** this times the base one (absent: 0)
+# A re-assessment whose risk moved less than this and changed no segment is "stable": it
+# doubles the user's rescore interval (and the worker does not rewrite the user's row).
+RISK_STEP = 0.005
+# Silent users are looked at at least every STRETCH_CAP x rescore_days (churned ones included).
+STRETCH_CAP = 8
+STRETCH_LEVELS = 3  # 2 ** 3 = STRETCH_CAP: no use counting further
+# Events that always call for an assessment: they move money, carts or sentiment.
+ASSESSED_TYPES = frozenset({"purchase", "refund", "add_to_cart", "remove_from_cart", "review"})
 
 
 def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -> None:
@@ -151,30 +195,12 @@ def _sample_rfm(state: UserState, at: float, config: EngineConfig, out: Emits) -
     out.training.append(example("rfm", r=rfm[0], f=rfm[1], m=rfm[2], at=at, s=round(span, 3)))
 
 
-def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundle,
-             config: EngineConfig, offset: int | None = None) -> Emits:
-    """Apply a valid event and re-assess the user at the user's own clock (latest event time).
-
-    The user's clock, not the partition watermark, stamps what an event decides, so a replay
-    after a crash decides the same things at the same times (the watermark a replay starts
-    from can be ahead of the one the first run had). The partition's clock only matters
-    through :func:`on_tick`.
-
-    >>> from online_models.contract import Event
-    >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
-    >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
-    ...                models=m, config=cfg)
-    >>> round(s.churn_risk, 4), [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
-    (0.5887, ['new'], True)
-    >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
-    ...          models=m, config=cfg).applied  # a duplicate
-    False
-    """
-    evicted = state.seen_evicted
-    if not apply_event(state, event, config.profile, offset=offset):
-        return Emits(applied=False)
+def _apply(user_id: str, state: UserState, event: Event, models: ModelBundle,
+           config: EngineConfig, out: Emits) -> bool:
+    """Apply one event's own effects (profile, labels, outcome, sentiment, examples)."""
+    if not apply_event(state, event, config.profile):
+        return False
     at = max(event.ts, state.last_seen or event.ts)
-    out = Emits(evicted=state.seen_evicted - evicted)
     if event.type == "purchase":
         _resolve(state, event.ts, at, config, out)
         if state.first_purchase is not None and state.last_purchase is not None:
@@ -196,8 +222,102 @@ def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundl
                                         rating=event.rating))
     if state.events % config.interest_every == 0 and state.affinity:
         out.training.append(example("interest", a=dict(state.affinity)))
-    _assess(user_id, state, at, models, config, out)
+    return True
+
+
+def needs_assessment(state: UserState, types: set[str], *, previous_seen: float | None,
+                     config: EngineConfig) -> bool:
+    """Whether a message's applied events (of ``types``) call for the full assessment.
+
+    Yes for a purchase, refund, cart change or review; for the user's first events
+    (``previous_seen`` None: the user's ``last_seen`` before the message); when at least
+    ``assess_every_minutes`` of event time passed since the user's previous event or previous
+    assessment; and when the user is due (its due time is not after the user's clock).
+
+    >>> cfg, s = EngineConfig(), UserState(last_seen=10_000.0, ext={"seg_lc_at": 9_000})
+    >>> needs_assessment(s, {"view"}, previous_seen=9_500.0, config=cfg)
+    False
+    >>> needs_assessment(s, {"view", "add_to_cart"}, previous_seen=9_500.0, config=cfg)
+    True
+    >>> needs_assessment(s, {"view"}, previous_seen=None, config=cfg)  # a new user
+    True
+    >>> needs_assessment(s, {"view"}, previous_seen=5_000.0, config=cfg)  # back after 83 min
+    True
+    """
+    if previous_seen is None or not types.isdisjoint(ASSESSED_TYPES):
+        return True
+    at = state.last_seen or 0.0
+    every = config.assess_every_minutes * 60.0
+    assessed = state.ext.get(EXT_EVAL_AT)
+    due = state.ext.get(DUE)
+    return (at - previous_seen >= every or assessed is None or at - float(assessed) >= every
+            or (due is not None and float(due) <= at))
+
+
+def on_events(user_id: str, state: UserState, events: list[Event], *, models: ModelBundle,
+              config: EngineConfig, offset: int | None = None) -> Emits:
+    """Apply a message's valid events of one user in order, then assess once if called for.
+
+    Every event is applied on its own (duplicates and late events per event; a purchase
+    resolves labels and records a win-back outcome at its own time). The assessment (see
+    :func:`needs_assessment`) then runs once, at the user's clock (latest event time): a
+    batch's segment changes, alert and label snapshot are stamped at its newest event. A
+    message whose ``offset`` is at or below the last applied one is a re-delivery: nothing is
+    applied. Without an assessment the user's due time stays as it was.
+
+    The user's clock, not the partition watermark, stamps what an event decides, so a replay
+    after a crash decides the same things at the same times (the watermark a replay starts
+    from can be ahead of the one the first run had). The partition's clock only matters
+    through :func:`on_tick`.
+
+    >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
+    >>> out = on_events("u1", s, [Event("e1", "u1", "view", 1e9),
+    ...                          Event("e2", "u1", "purchase", 1e9 + 60, price=30.0),
+    ...                          Event("e1", "u1", "view", 1e9)], models=m, config=cfg)
+    >>> s.events, s.purchases, out.duplicates, [c["to"] for c in out.changes]
+    (2, 1, 1, ['new'])
+    >>> out = on_events("u1", s, [Event("e3", "u1", "view", 1e9 + 120)], models=m, config=cfg)
+    >>> out.changes, out.due == s.ext["due"]  # a view within the hour: profile only
+    ([], True)
+    """
+    if offset is not None:
+        if offset <= state.offset:
+            return Emits(applied=False, duplicates=len(events))
+        state.offset = offset
+    previous_seen, evicted = state.last_seen, state.seen_evicted
+    out, types = Emits(applied=False), set()
+    for event in events:
+        if _apply(user_id, state, event, models, config, out):
+            types.add(event.type)
+        else:
+            out.duplicates += 1
+    out.applied = bool(types)
+    out.evicted = state.seen_evicted - evicted
+    if not out.applied:
+        return out
+    if needs_assessment(state, types, previous_seen=previous_seen, config=config):
+        _assess(user_id, state, float(state.last_seen or 0.0), models, config, out)
+    else:
+        due = state.ext.get(DUE)
+        out.due = None if due is None else float(due)
     return out
+
+
+def on_event(user_id: str, state: UserState, event: Event, *, models: ModelBundle,
+             config: EngineConfig, offset: int | None = None) -> Emits:
+    """Apply one valid event: :func:`on_events` with a message of one event.
+
+    >>> from online_models.contract import Event
+    >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
+    >>> out = on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
+    ...                models=m, config=cfg)
+    >>> round(s.churn_risk, 4), [c["to"] for c in out.changes], out.due == 1e9 + 7 * 86_400
+    (0.5887, ['new'], True)
+    >>> on_event("u1", s, Event("e1", "u1", "purchase", 1e9, price=30.0),
+    ...          models=m, config=cfg).applied  # a duplicate
+    False
+    """
+    return on_events(user_id, state, [event], models=models, config=config, offset=offset)
 
 
 def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBundle,
@@ -220,5 +340,37 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
     at = min(watermark, float(state.ext.get(DUE, watermark)))
     out = Emits()
     _resolve(state, None, at, config, out)
+    risk, segments = state.churn_risk, dict(state.segments)
+    stretch = int(state.ext.get(STRETCH, 0))
     _assess(user_id, state, at, models, config, out)
+    if stable(risk, segments, state):  # nothing moved: look again later than last time
+        _schedule(state, at, config, out, min(stretch + 1, STRETCH_LEVELS))
     return out
+
+
+def stable(risk_before: float | None, segments_before: dict[str, str],
+           state: UserState) -> bool:
+    """True when an assessment left the segments as they were and moved the risk less than
+    :data:`RISK_STEP` (a first score is never stable).
+
+    A buyer still waiting for its ``value`` segment (absent until the RFM quantiles learned
+    their first samples, normally minutes after a start) is not stable either: once they are
+    ready it is placed within one base interval. (``interest`` is not waited for: the
+    clustering may take months to seed on a shop of rare visitors, and no silent user would
+    ever be looked at less often meanwhile.)
+
+    >>> s = UserState(churn_risk=0.503, segments={"lifecycle": "active"})
+    >>> stable(0.5, {"lifecycle": "active"}, s), stable(0.49, {"lifecycle": "active"}, s)
+    (True, False)
+    >>> stable(None, {"lifecycle": "active"}, s), stable(0.5, {}, s)
+    (False, False)
+    >>> s.purchases = 1  # a buyer without a value segment yet
+    >>> stable(0.5, {"lifecycle": "active"}, s)
+    False
+    """
+    if risk_before is None or state.churn_risk is None:
+        return False
+    if state.purchases and "value" not in state.segments:
+        return False
+    return (abs(state.churn_risk - risk_before) < RISK_STEP
+            and state.segments == segments_before)

@@ -39,10 +39,13 @@ class DeadLetter(faust.Record, serializer="json"):
     value_length: int = 0  # bytes of the whole original message
     value_sha256: str = ""  # hex digest of the whole original message
     truncated: bool = False  # True when ``value`` holds only a prefix
+    # A refused event of a collector batch: its position in the batch, and ``value`` holds
+    # that event alone (as JSON); None when the whole message was refused.
+    index: Optional[int] = None
 
     @classmethod
     def of(cls, *, reason: str, detail: str, topic: str, partition: int, offset: int,
-           key: bytes | None, value: bytes | None) -> DeadLetter:
+           key: bytes | None, value: bytes | None, index: int | None = None) -> DeadLetter:
         """Build a dead letter with a bounded prefix, the length and SHA-256 of the bytes.
 
         >>> d = DeadLetter.of(reason="not_json", detail="", topic="t", partition=0, offset=7,
@@ -73,6 +76,7 @@ class DeadLetter(faust.Record, serializer="json"):
             value_length=len(raw),
             value_sha256=hashlib.sha256(raw).hexdigest(),
             truncated=len(raw) > PAYLOAD_PREFIX_BYTES,
+            index=index,
         )
 
     def original(self) -> bytes:

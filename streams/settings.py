@@ -158,6 +158,7 @@ def _engine(env: Mapping[str, str]) -> EngineConfig:
         ),
         horizon_days=horizon,
         rescore_days=_float(env, "RESCORE_DAYS", 7.0, minimum=0.001),
+        assess_every_minutes=_float(env, "ASSESS_EVERY_MINUTES", 60.0),
         alerts=AlertPolicy(
             enter_threshold=enter,
             exit_threshold=_float(env, "ALERT_EXIT_THRESHOLD", min(enter, 0.5), maximum=enter),
@@ -199,6 +200,7 @@ class Settings:
     db_statement_timeout_s: float = 60.0  # LIFELINE_DB_STATEMENT_TIMEOUT_S (0: none)
     db_lock_timeout_s: float = 10.0  # LIFELINE_DB_LOCK_TIMEOUT_S (0: none)
     max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
+    max_batch_events: int = 500  # LIFELINE_MAX_BATCH_EVENTS: events per collector batch
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
     churn_min_labels: int = 2000  # LIFELINE_CHURN_MIN_LABELS: the learner serves no sooner
@@ -229,7 +231,8 @@ class Settings:
     engine: EngineConfig = field(default_factory=EngineConfig)
     # LIFELINE_AFFINITY_HALF_LIFE_DAYS, LIFELINE_SESSION_GAP_MINUTES, LIFELINE_DEDUP_HOURS,
     # LIFELINE_DEDUP_MAX_IDS,
-    # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ALERT_THRESHOLD,
+    # LIFELINE_CHURN_HORIZON_DAYS, LIFELINE_RESCORE_DAYS, LIFELINE_ASSESS_EVERY_MINUTES,
+    # LIFELINE_ALERT_THRESHOLD,
     # LIFELINE_ALERT_EXIT_THRESHOLD, LIFELINE_ALERT_COOLDOWN_DAYS, LIFELINE_ALERT_MIN_VALUE,
     # LIFELINE_CONTROL_SHARE, LIFELINE_ATTRIBUTION_DAYS, LIFELINE_OFFER_EXPIRY_DAYS,
     # LIFELINE_NEW_DAYS, LIFELINE_AT_RISK_DAYS, LIFELINE_CHURNED_DAYS, LIFELINE_INTEREST_SEGMENTS
@@ -275,6 +278,7 @@ class Settings:
                                           cls.db_statement_timeout_s),
             db_lock_timeout_s=_float(env, "DB_LOCK_TIMEOUT_S", cls.db_lock_timeout_s),
             max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
+            max_batch_events=_int(env, "MAX_BATCH_EVENTS", cls.max_batch_events, minimum=1),
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
             churn_min_labels=_int(env, "CHURN_MIN_LABELS", cls.churn_min_labels, minimum=1),

@@ -32,13 +32,13 @@ async def migrate(self: faust.cli.AppCommand) -> None:
 
 
 async def replay(self: faust.cli.AppCommand, path: str, rate: float | None, topic: str | None,
-                 quiet: bool) -> None:
+                 quiet: bool, batch: int) -> None:
     """Publish a JSONL or CSV file of events to user-events (key = user id)."""
     from streams.cli.replay import replay as publish
 
     sent = await publish(path, bootstrap=settings.bootstrap,
                          topic=topic or settings.topic(USER_EVENTS.name), rate=rate,
-                         progress=not quiet, security=settings.kafka)
+                         progress=not quiet, security=settings.kafka, batch=batch)
     self.say(f"published {sent} events")
 
 
@@ -132,6 +132,9 @@ def register(app: App) -> None:
         option("--rate", type=float, default=None, help="Events per second (default: unlimited)."),
         option("--topic", type=str, default=None, help="Target topic (default: user-events)."),
         option("--quiet", is_flag=True, default=False, help="No progress bar."),
+        option("--batch", type=click.IntRange(min=1), default=1,
+               help="Up to N consecutive events of a user per message, as a JSON array "
+                    "(a collector batch; default 1: one event per message)."),
     )(replay)
     app.command(
         option("--out", type=str, required=True, help="Where to write the JSONL file."),

@@ -139,14 +139,23 @@ async def ack_in_order(ack: Ack | None) -> None:
     await sink.put((), ack)
 
 
+async def send_dead_letter(worker: WorkerState, src: Source, value: bytes, reason: str,
+                           detail: str, *, index: int | None = None) -> None:
+    """Publish a refused message (or, with ``index``, one refused event of a batch: ``value``
+    is that event alone) with why and where it came from; no ack."""
+    worker.stats["dead_letters"] += 1
+    where = "" if index is None else f"[{index}]"
+    log.info("dead letter %s[%s]@%s%s: %s %s", src.topic, src.partition, src.offset, where,
+             reason, detail)
+    await send(dead_letters_topic, key=dead_letter_key(src.key), value=DeadLetter.of(
+        reason=reason, detail=detail, topic=src.topic, partition=src.partition,
+        offset=src.offset, key=src.key, value=value, index=index))
+
+
 async def dead_letter(worker: WorkerState, src: Source, value: bytes, ack: Ack | None,
                       reason: str, detail: str) -> None:
     """Publish the original message with why and where it came from; ack it in turn."""
-    worker.stats["dead_letters"] += 1
-    log.info("dead letter %s[%s]@%s: %s %s", src.topic, src.partition, src.offset, reason, detail)
-    await send(dead_letters_topic, key=dead_letter_key(src.key), value=DeadLetter.of(
-        reason=reason, detail=detail, topic=src.topic, partition=src.partition,
-        offset=src.offset, key=src.key, value=value))
+    await send_dead_letter(worker, src, value, reason, detail)
     await ack_in_order(ack)
 
 
@@ -155,6 +164,12 @@ async def rekey(worker: WorkerState, user_id: str, value: bytes, ack: Ack | None
 
     It is counted when it arrives on the user's partition.
     """
-    worker.stats["rekeyed"] += 1
-    await send(user_events_topic, key=user_id.encode(), value=value)
+    await rekey_batch(worker, user_id, value, 1)
     await ack_in_order(ack)
+
+
+async def rekey_batch(worker: WorkerState, user_id: str, value: bytes, events: int) -> None:
+    """Re-publish ``events`` events of one user (one event, or a JSON array of them) with the
+    user's key; no ack."""
+    worker.stats["rekeyed"] += events
+    await send(user_events_topic, key=user_id.encode(), value=value)

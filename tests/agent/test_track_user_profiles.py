@@ -133,3 +133,98 @@ async def test_send_wall_clock_ticks__one_tick_per_partition_moves_idle_watermar
         await agent.put(tick, key=None, partition=0, headers={TICK_HEADER: b"1"})
     assert worker[0].watermark == 1_900_000_000.0
     dead_letters_send.assert_not_called()
+
+
+# --- collector batches --------------------------------------------------------------------
+
+def session(user: str = "u1") -> list[dict[str, object]]:
+    """One user's session: views, a cart, a purchase, a duplicate and a late view."""
+    ts = "2026-01-01T00:0{}:00Z"
+    return [{"event_id": f"{user}-{i}", "user_id": user, "type": kind, "ts": ts.format(minute),
+             "category": "shoes", "price": 20.0 if kind == "purchase" else None}
+            for i, (kind, minute) in enumerate([("view", 1), ("view", 2), ("add_to_cart", 3),
+                                                ("purchase", 5), ("view", 0)])] + [
+        {"event_id": f"{user}-1", "user_id": user, "type": "view", "ts": ts.format(2)}]
+
+
+async def test_track_user_profiles__a_bad_event_of_a_batch_is_dead_lettered_alone(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    events = session()
+    bad = {"event_id": "u1-bad", "user_id": "u1", "type": "purchase", "price": -5,
+           "ts": "2026-01-01T00:04:00Z"}
+    events.insert(2, bad)
+    async with track_user_profiles.test_context() as agent:
+        await agent.put(orjson.dumps({"batch": events, "sentAt": "2026-01-01T00:06:00Z"}),
+                        key=b"u1")
+    [call] = dead_letters_send.call_args_list
+    letter = call.kwargs["value"]
+    assert (letter.reason, letter.index) == ("negative:price", 2)
+    assert letter.detail.startswith("event 2 of 7:")
+    assert orjson.loads(letter.original()) == bad, "the offending event, not the whole batch"
+    assert call.kwargs["key"] == b"u1" and letter.offset >= 0
+    state = UserState.from_dict(profiles_for_user["u1"])
+    assert (state.events, state.purchases, state.revenue, state.cart_adds) == (5, 1, 20.0, 1)
+    # One row and one ack for the whole message.
+    [put] = sink_put.call_args_list
+    rows = [r for _, r in put.args[0] if "events" in r]
+    assert len(rows) == 1 and rows[0]["events"] == 5 and put.args[1] is not None
+
+
+async def test_track_user_profiles__a_batch_ends_where_its_events_sent_singly_end(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    async with track_user_profiles.test_context() as agent:
+        for e in session("single"):
+            await agent.put(orjson.dumps(e), key=b"single")
+        await agent.put(orjson.dumps(session("batched")), key=b"batched")
+    single = UserState.from_dict(profiles_for_user["single"]).to_dict()
+    batched = UserState.from_dict(profiles_for_user["batched"]).to_dict()
+    for key in ("events", "counts", "purchases", "revenue", "first_seen", "last_seen",
+                "sessions", "cart_adds", "cart_open", "affinity", "churn_risk", "segments"):
+        assert single.get(key) == batched.get(key), key
+    rows = {}
+    for call in sink_put.call_args_list:
+        for _spec, row in call.args[0]:
+            if "events" in row:
+                rows[row["user_id"]] = row
+    own = {"user_id", "source_offset"}  # which user, and which message was its last
+    assert {k: v for k, v in rows["single"].items() if k not in own} == \
+        {k: v for k, v in rows["batched"].items() if k not in own}
+    dead_letters_send.assert_not_called()
+
+
+async def test_track_user_profiles__other_users_events_of_a_batch_go_to_their_partitions(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock, user_events_send: AsyncMock
+) -> None:
+    mine, theirs = session("u1")[:2], session("u2")[:3]
+    third = session("u3")[:1]
+    mixed = [mine[0], theirs[0], theirs[1], third[0], mine[1], theirs[2]]
+    snowplow = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+                "data": mixed}
+    async with track_user_profiles.test_context() as agent:
+        await agent.put(orjson.dumps(snowplow), key=b"u1")
+    assert profiles_for_user["u1"]["events"] == 2
+    sent = {c.kwargs["key"]: orjson.loads(c.kwargs["value"])
+            for c in user_events_send.call_args_list}
+    assert sent == {b"u2": theirs, b"u3": third[0]}, "grouped per user, in batch order"
+    assert profiles_for_user.get("u2") is None  # applied when it arrives on its partition
+    dead_letters_send.assert_not_called()
+
+
+async def test_track_user_profiles__a_batch_over_the_limit_is_refused_whole(
+    sink_put: AsyncMock, dead_letters_send: AsyncMock
+) -> None:
+    import dataclasses
+    from unittest.mock import patch
+
+    import agents.track_user_profiles as module
+
+    strict = dataclasses.replace(module.settings, max_batch_events=3)
+    with patch.object(module, "settings", strict):
+        async with track_user_profiles.test_context() as agent:
+            await agent.put(orjson.dumps(session()), key=b"u1")
+    [call] = dead_letters_send.call_args_list
+    assert call.kwargs["value"].reason == "batch_too_large"
+    assert call.kwargs["value"].index is None
+    assert profiles_for_user.get("u1") is None

@@ -48,7 +48,7 @@ def valid_events() -> list[dict[str, Any]]:
 
 MALFORMED: list[tuple[bytes, str]] = [
     (b"{not json", "not_json"),
-    (b'["a list"]', "not_object"),
+    (b'["a list"]', "not_object"),  # a batch: its one item is dead-lettered alone
     (b'{"user_id":"it-user-0","type":"view","ts":1772359200}', "missing_field:event_id"),
     (b'{"event_id":"m1","user_id":"  ","type":"view","ts":1772359200}', "empty_field:user_id"),
     (b'{"event_id":"m2","user_id":"it-user-0","type":"view","ts":"noon"}', "bad_timestamp"),
@@ -76,6 +76,12 @@ MALFORMED: list[tuple[bytes, str]] = [
 ]
 
 
+def dead_lettered(case: tuple[bytes, str]) -> bytes:
+    """What a dead letter keeps of a malformed message: itself, or a batch's refused item."""
+    raw = case[0]
+    return orjson.dumps(orjson.loads(raw)[0]) if raw.startswith(b"[") else raw
+
+
 def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict[str, Any]) -> None:
     settings = lifeline["settings"]
     source = settings.topic("user-events")
@@ -95,8 +101,10 @@ def test_pipeline__dead_letters_exact_profiles_and_kill9_recovery(lifeline: dict
         wait=60)]
     by_origin = {(d["partition"], d["offset"]): d for d in letters}
     assert sorted(d["reason"] for d in by_origin.values()) == sorted(r for _, r in MALFORMED)
-    # Each dead letter identifies its original (length, SHA-256) and keeps a bounded prefix.
-    originals = {hashlib.sha256(raw).hexdigest(): raw for raw, _ in MALFORMED}
+    # Each dead letter identifies its original (length, SHA-256) and keeps a bounded prefix:
+    # the message, or for an item of a batch that item alone (with its index).
+    originals = {hashlib.sha256(raw).hexdigest(): raw for raw in map(dead_lettered, MALFORMED)}
+    assert [d["index"] for d in by_origin.values() if d["index"] is not None] == [0]
     assert {d["value_sha256"] for d in by_origin.values()} == set(originals)
     for d in by_origin.values():
         raw = originals[d["value_sha256"]]

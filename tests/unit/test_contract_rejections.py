@@ -1,6 +1,8 @@
-"""Unit tests for `online_models.contract.parse_event`: every dead-letter reason it returns.
+"""Unit tests for `online_models.contract.parse_event` / `parse_message`: every dead-letter
+reason they return.
 
-``REJECTED`` lists one or more messages per reason; the ``every_reason_in_the_source`` test
+``REJECTED`` lists one or more messages per reason (``REJECTED_BATCH``: whole collector
+batches refused by ``parse_message``); the ``every_reason_in_the_source`` test
 reads contract.py and fails when it can return a reason code that no case here produces, so a
 new reason cannot land untested. (``bad_tick`` and ``processing_error`` come from the ingest
 agent, not from the contract: tests/agent/test_dead_letters.py.)
@@ -19,11 +21,14 @@ import pytest
 
 from online_models import contract
 from online_models.contract import (
+    MAX_BATCH_EVENTS,
     MAX_FUTURE_SKEW_S,
     MAX_MESSAGE_BYTES,
+    Batch,
     Event,
     Rejection,
     parse_event,
+    parse_message,
     parse_ts,
 )
 
@@ -103,6 +108,18 @@ REJECTED: list[tuple[bytes | dict[str, Any], str]] = [
     (ev(price=contract.MAX_PRICE * 10), "too_large:price"),
     (ev(quantity=contract.MAX_QUANTITY + 1), "too_large:quantity"),
 ]
+# Whole collector batches that parse_message refuses before applying any of their events.
+REJECTED_BATCH: list[tuple[bytes, str]] = [
+    (b"[]", "empty_batch"),
+    (b'{"batch": []}', "empty_batch"),
+    (b'{"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", '
+     b'"data": []}', "empty_batch"),
+    (orjson.dumps([ev(event_id=f"e{i}") for i in range(MAX_BATCH_EVENTS + 1)]),
+     "batch_too_large"),
+    (orjson.dumps({"batch": [1] * (MAX_BATCH_EVENTS + 1)}), "batch_too_large"),
+    (orjson.dumps([ev(event_id=f"e{i}", pad="x" * 600) for i in range(120)]),
+     "oversized_message"),
+]
 # Values JSON cannot carry reach parse_event only as an already-decoded dict.
 REJECTED_DICT_ONLY: list[tuple[dict[str, Any], str]] = [
     (ev(ts=math.nan), "bad_timestamp"),
@@ -130,6 +147,65 @@ def test_parse_event__rejects_with_its_reason(message: bytes | dict[str, Any],
     assert parse_event(raw.decode(), now=NOW) == got
     if isinstance(message, dict):
         assert parse_event(message, now=NOW) == got
+    if not raw.lstrip().startswith(b"["):  # an array is a batch for parse_message
+        assert parse_message(raw, now=NOW) == got
+
+
+@pytest.mark.parametrize(("message", "reason"), REJECTED,
+                         ids=[case_id(c) for c in REJECTED])
+def test_parse_message__a_bad_event_in_a_batch_is_refused_alone_with_its_index(
+        message: bytes | dict[str, Any], reason: str) -> None:
+    if isinstance(message, bytes) and len(message) > MAX_MESSAGE_BYTES // 2:
+        pytest.skip("too big to share a message with other events")
+    try:
+        item = orjson.loads(message) if isinstance(message, bytes) else message
+    except orjson.JSONDecodeError:
+        pytest.skip("not JSON: cannot be an item of a JSON batch")
+    good = [ev(event_id="g1"), ev(event_id="g2")]
+    for envelope in ([good[0], item, good[1]], {"batch": [good[0], item, good[1]]}):
+        got = parse_message(orjson.dumps(envelope), now=NOW)
+        assert isinstance(got, Batch), got
+        [(index, refused)] = got.rejected
+        assert index == 1 and refused.reason == (
+            "not_object" if not isinstance(item, dict) else reason)
+        assert [(i, e.event_id) for i, e in got.events] == [(0, "g1"), (2, "g2")]
+        assert got.raw[1] == item
+
+
+@pytest.mark.parametrize(("message", "reason"), REJECTED_BATCH,
+                         ids=[case_id(c) for c in REJECTED_BATCH])
+def test_parse_message__refuses_a_whole_batch_with_its_reason(message: bytes,
+                                                              reason: str) -> None:
+    got = parse_message(message, now=NOW)
+    assert isinstance(got, Rejection) and got.reason == reason, got
+    assert len(got.detail) <= 200
+
+
+def test_parse_message__accepts_each_envelope_of_contract_events() -> None:
+    events = [ev(event_id="e1"), ev(event_id="e2", type="purchase", price=3.0)]
+    shapes = {
+        "array": events,
+        "segment": {"batch": events, "sentAt": "2026-11-22T08:00:01Z", "context": {}},
+        "snowplow": {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/"
+                               "jsonschema/1-0-4", "data": events},
+    }
+    for name, shape in shapes.items():
+        got = parse_message(orjson.dumps(shape), now=NOW)
+        assert isinstance(got, Batch) and got.envelope == name, got
+        assert [e for _, e in got.events] == [parse_event(e, now=NOW) for e in events]
+        assert got.rejected == []
+    # A single event stays one event, even with a key an envelope would use.
+    assert parse_message(orjson.dumps(ev(batch=[1], data=[2], schema="x")), now=NOW) == \
+        parse_event(ev(), now=NOW)
+    # Field names of other trackers are not mapped: such items are refused one by one.
+    segment_native = {"messageId": "m1", "userId": "u1", "type": "track",
+                      "event": "Order Completed", "timestamp": "2026-11-22T08:00:00Z"}
+    got = parse_message(orjson.dumps({"batch": [segment_native]}), now=NOW)
+    assert isinstance(got, Batch) and got.rejected == [(0, Rejection("missing_field:event_id"))]
+    # No nesting: a batch inside a batch is an item that is not an event.
+    nested = parse_message(orjson.dumps([[ev()]]), now=NOW)
+    assert isinstance(nested, Batch) and nested.rejected == [(0, Rejection("not_object",
+                                                                            "list"))]
 
 
 @pytest.mark.parametrize(("message", "reason"), REJECTED_DICT_ONLY,
@@ -219,7 +295,8 @@ def test_parse_event__every_reason_in_the_source_is_tested() -> None:
     codes, unreadable = reason_codes_in_source()
     assert not unreadable, f"pass reasons as literals so this test can see them: {unreadable}"
     assert {"oversized_message", "not_json", "bad_timestamp", "rating_out_of_range"} <= codes
-    tested = {reason.split(":", 1)[0] for _, reason in REJECTED + REJECTED_DICT_ONLY}
+    tested = {reason.split(":", 1)[0]
+              for _, reason in [*REJECTED, *REJECTED_DICT_ONLY, *REJECTED_BATCH]}
     assert codes - tested == set(), "reasons parse_event can return with no case in REJECTED"
     assert tested - codes == set(), "cases for reasons contract.py no longer has"
 

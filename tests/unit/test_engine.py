@@ -12,9 +12,17 @@ from typing import Any
 import pytest
 
 from online_models.alerts import AlertPolicy
-from online_models.bundle import ModelBundle
+from online_models.bundle import ModelBundle, example
 from online_models.contract import Event
-from online_models.engine import Emits, EngineConfig, on_event, on_tick
+from online_models.engine import (
+    STRETCH,
+    STRETCH_CAP,
+    Emits,
+    EngineConfig,
+    on_event,
+    on_events,
+    on_tick,
+)
 from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import DAY, UserState
 
@@ -39,19 +47,22 @@ class ScriptedRisk:
 
 
 class ScriptedBundle(ModelBundle):
-    """A bundle that serves the scripted risk (instead of its champion's) and explains it."""
+    """A bundle that serves the scripted risk (instead of its champion's) and explains it;
+    with ``value``, its RFM quantiles are ready (buyers get a value segment)."""
 
-    def __init__(self, fixed: float | None = None) -> None:
+    def __init__(self, fixed: float | None = None, value: bool = False) -> None:
         super().__init__()
         self.scripted = ScriptedRisk(fixed)
         self.churn = self.scripted  # type: ignore[assignment]  # explain() for alert reasons
+        for i in range(30 if value else 0):
+            self.learn(example("rfm", r=float(i), f=float(i % 4), m=10.0 * i, at=T0, s=7.0))
 
     def churn_risk(self, x: dict[str, Any]) -> float:
         return self.scripted.predict_proba_one(x)
 
 
-def models(fixed: float | None = None) -> ModelBundle:
-    return ScriptedBundle(fixed)
+def models(fixed: float | None = None, value: bool = False) -> ModelBundle:
+    return ScriptedBundle(fixed, value)
 
 
 CONFIG = EngineConfig(horizon_days=40.0, rescore_days=2.0,
@@ -72,13 +83,14 @@ class User:
     """One user as the worker drives it: each step's ``due`` goes to its schedule, and a tick
     comes at each due time the watermark passes."""
 
-    def __init__(self) -> None:
+    def __init__(self, value: bool = False) -> None:
         self.state = UserState()
         self.due: float | None = None
+        self.value = value  # value segments (ready RFM quantiles) or none
 
     def event(self, event: Event, bundle: ModelBundle | None = None,
               offset: int | None = None) -> Emits:
-        out = on_event("u1", self.state, event, models=bundle or models(),
+        out = on_event("u1", self.state, event, models=bundle or models(value=self.value),
                        config=CONFIG, offset=offset)
         if out.applied:
             self.due = out.due
@@ -88,7 +100,8 @@ class User:
         """``(due time, emits)`` of every tick up to ``watermark``, in order."""
         ticks = []
         while self.due is not None and self.due <= watermark:
-            out = on_tick("u1", self.state, watermark=watermark, models=models(), config=CONFIG)
+            out = on_tick("u1", self.state, watermark=watermark, models=models(value=self.value),
+                          config=CONFIG)
             ticks.append((self.due, out))
             self.due = out.due
         return ticks
@@ -112,7 +125,7 @@ def test_on_event__duplicate_event_id_changes_nothing_and_emits_nothing() -> Non
     assert first.applied and first.changes and first.due is not None
     before = user.state.to_dict()
     again = user.event(buy("e1", 0))
-    assert again == Emits(applied=False)
+    assert again == Emits(applied=False, duplicates=1)
     assert user.state.to_dict() == before
 
 
@@ -173,13 +186,17 @@ def test_on_tick__assesses_at_the_due_time_not_at_the_watermark() -> None:
 
 
 def test_on_tick__churned_users_are_rescored_four_times_less_often() -> None:
-    user = User()
+    user = User(value=True)
     user.event(buy("b1", 0))
     ticks = user.ticks_until(T0 + 60 * DAY)
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(ticks)]
     assert gaps[0] == 2 * DAY  # rescore_days while active
     assert user.state.segments["lifecycle"] == "churned"
-    assert user.due is not None and user.due - ticks[-1][0] == 8 * DAY
+    # Risk stays at 1.0 and nothing changes: the interval doubles from rescore_days x 4 (8),
+    # capped at 8 x rescore_days (16), between the label resolutions (t + H + 1 s).
+    assert user.due is not None and user.due - ticks[-1][0] > 8 * DAY
+    assert [(d - T0) / DAY for d, _ in ticks[-4:]] == [40, 40 + 1 / DAY, 48 + 1 / DAY,
+                                                        56 + 1 / DAY]
 
 
 def test_on_tick__resolves_the_label_once_the_horizon_has_passed() -> None:
@@ -254,3 +271,116 @@ def test_on_event__replaying_the_same_events_decides_the_same() -> None:
     first = run()
     assert first == run()
     assert sum(len(changes) for changes, *_ in first[:-1]) >= 2  # it decided something
+
+
+# --- adaptive rescore intervals -------------------------------------------------------------
+
+def test_on_tick__a_stable_user_is_looked_at_less_often_and_a_change_resets_it() -> None:
+    user, bundle = User(), models(fixed=0.3, value=True)
+    user.event(buy("b1", 0), bundle=bundle)
+    ticks = []
+    while user.due is not None and user.due <= T0 + 200 * DAY:
+        out = on_tick("u1", user.state, watermark=T0 + 200 * DAY, models=bundle,
+                      config=CONFIG)
+        ticks.append((user.due, out))
+        user.due = out.due
+    dues = [T0] + [d for d, _ in ticks]
+    gaps = [(b - a) / DAY for a, b in itertools.pairwise(dues)]
+    # Rescores every 2 days, then 4, 8, ... while risk (fixed) and segments stay; the
+    # lifecycle boundaries (day 10, 20, 40) are looked at exactly, and reset the interval.
+    assert T0 + 10 * DAY in dues and T0 + 20 * DAY in dues and T0 + 40 * DAY in dues
+    assert gaps[:3] == [2.0, 4.0, 4.0]  # day 2 (first look: not yet stable), 6, 10 (boundary)
+    assert max(gaps) == STRETCH_CAP * CONFIG.rescore_days
+    assert len(ticks) < 200 / CONFIG.rescore_days / 3, "far fewer looks than every 2 days"
+    # An assessed event resets the interval to rescore_days.
+    assert STRETCH in user.state.ext
+    out = user.event(buy("b2", 200), bundle=bundle)
+    assert out.due is not None and out.due <= T0 + 202 * DAY
+    assert STRETCH not in user.state.ext
+
+
+def test_on_tick__a_buyer_waiting_for_a_value_segment_keeps_the_base_interval() -> None:
+    user = User()  # no RFM quantiles yet: no value segment, whatever the risk does
+    user.event(buy("b1", 0), bundle=models(fixed=0.3))
+    ticks = []
+    while user.due is not None and user.due <= T0 + 9 * DAY:
+        out = on_tick("u1", user.state, watermark=T0 + 9 * DAY, models=models(fixed=0.3),
+                      config=CONFIG)
+        ticks.append(user.due)
+        user.due = out.due
+    assert [(d - T0) / DAY for d in ticks] == [2, 4, 6, 8]
+    # The quantiles are ready: placed at the next base look.
+    out = on_tick("u1", user.state, watermark=T0 + 10 * DAY,
+                  models=models(fixed=0.3, value=True), config=CONFIG)
+    assert "value" in user.state.segments and out.due == T0 + 12 * DAY
+
+
+def test_on_tick__a_moving_risk_keeps_the_base_interval() -> None:
+    user = User()
+    user.event(buy("b1", 0))  # risk = silence / 40 days: moves 0.05 per 2-day look
+    ticks = user.ticks_until(T0 + 20 * DAY)
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(ticks)]
+    assert set(gaps) == {2 * DAY}
+
+
+# --- assess what matters ----------------------------------------------------------------------
+
+def test_on_event__a_view_soon_after_an_assessment_updates_the_profile_only() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    risk, due = user.state.churn_risk, user.due
+    out = user.event(view("v1", 0.01))  # 14 minutes later
+    assert out.applied and user.state.events == 2 and user.state.last_seen == T0 + 0.01 * DAY
+    assert (out.changes, out.due, user.state.churn_risk) == ([], due, risk)
+
+
+def test_on_event__an_event_after_an_hour_of_silence_is_assessed() -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    out = user.event(view("v1", 5))  # five days later: risk is rescored at day 5
+    assert user.state.churn_risk == 5 / 40 and out.due == T0 + 7 * DAY
+
+
+@pytest.mark.parametrize("kind", ["purchase", "refund", "add_to_cart", "remove_from_cart",
+                                  "review"])
+def test_on_event__money_carts_and_reviews_are_always_assessed(kind: str) -> None:
+    user = User()
+    user.event(buy("b1", 0))
+    out = user.event(Event("x1", "u1", kind, T0 + 60, price=1.0, category="shoes",
+                           rating=4, text="fine"))
+    assert out.due == T0 + 60 + 2 * DAY, "assessed at the event: rescore due from it"
+
+
+def test_on_event__every_event_is_assessed_with_assess_every_zero() -> None:
+    config = EngineConfig(assess_every_minutes=0.0)
+    state = UserState()
+    on_event("u1", state, buy("b1", 0), models=models(), config=config)
+    out = on_event("u1", state, view("v1", 0.01), models=models(), config=config)
+    assert out.due == T0 + 0.01 * DAY + 7 * DAY
+
+
+# --- batches ------------------------------------------------------------------------------
+
+def test_on_events__a_batch_ends_in_the_same_profile_as_its_events_one_by_one() -> None:
+    events = [view("v1", 0), Event("c1", "u1", "add_to_cart", T0 + 60, category="shoes"),
+              view("v0", -0.5), buy("b1", 0.01), view("v1", 0), buy("b2", 0.02)]
+    single = User()
+    for e in events:
+        single.event(e)
+    batch = UserState()
+    out = on_events("u1", batch, events, models=models(), config=CONFIG)
+    one, many = single.state.to_dict(), batch.to_dict()
+    assert out.duplicates == 1 and batch.events == 5
+    for key in ("events", "counts", "purchases", "revenue", "first_seen", "last_seen",
+                "sessions", "cart_adds", "affinity", "churn_risk", "segments", "seen"):
+        assert one.get(key) == many.get(key), key
+    assert out.due == single.due
+
+
+def test_on_events__a_redelivered_batch_applies_nothing() -> None:
+    state = UserState()
+    events = [view("v1", 0), buy("b1", 0.01)]
+    assert on_events("u1", state, events, models=models(), config=CONFIG, offset=4).applied
+    again = on_events("u1", state, [*events[:1], buy("b9", 1)], models=models(),
+                      config=CONFIG, offset=4)
+    assert (again.applied, again.duplicates, state.events) == (False, 2, 2)

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from bench.hostile import MUTATIONS, generate
-from online_models.contract import Rejection, parse_event
+from bench.hostile import MUTATIONS, generate, parse_event
+from online_models.contract import Rejection
 from streams.data.datasets import synthetic_events
 
 pytestmark = pytest.mark.unit
