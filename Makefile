@@ -38,6 +38,7 @@ test-integration: install
 	$(PY) -m pytest -q $(XDIST) -m integration tests/integration
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.throughput
 	$(PY) -m bench.tick
 	$(PY) -m bench.step_cost

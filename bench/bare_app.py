@@ -12,8 +12,9 @@ Configuration (read only by this module, all optional except the first three):
 ``BENCH_BROKER``      broker URL (``kafka://host:port``)
 ``BENCH_TOPIC``       topic to consume (raw bytes values)
 ``BENCH_OUT``         file that receives one JSON line once ``BENCH_EVENTS`` events were seen:
-                      ``{"events", "seconds", "first_wall", "last_wall"}`` (seconds = first to
-                      N-th event, monotonic clock)
+                      ``{"events", "seconds", "cpu", "first_wall", "last_wall"}`` (seconds =
+                      first to N-th event, monotonic clock; cpu = CPU seconds of the whole
+                      process, every thread, over the same window)
 ``BENCH_EVENTS``      N (default 100000)
 ``BENCH_GROUP``       app id = consumer group (default ``bench-bare``)
 ``BENCH_PARTITIONS``  partitions of the topic (default 4)
@@ -23,6 +24,9 @@ Configuration (read only by this module, all optional except the first three):
 ``BENCH_WORK``        extra per-event work for ablations, comma-separated; ``table``: also
                       store the value in a Faust table keyed by the message key (one
                       changelog message per event, like ``profiles_for_user``)
+``BENCH_MONITOR``     ``quiet`` (default, as the worker ships: ``LIFELINE_FAUST_MONITOR``) or
+                      ``faust``: Faust's own monitor instead of
+                      ``streams.runtime.monitor.QuietMonitor``
 ``BENCH_FAUST_*``     extra ``faust.App`` settings for experiments, e.g.
                       ``BENCH_FAUST_STREAM_BUFFER_MAXSIZE=16384`` or
                       ``BENCH_FAUST_BROKER_MAX_POLL_RECORDS=2000`` (value parsed as JSON,
@@ -61,7 +65,8 @@ EXTRA: dict[str, Any] = {
     if key.startswith("BENCH_FAUST_")
 }
 
-# The same consumer/producer settings as streams/app.py, so only the agent's work differs.
+# The same consumer/producer settings and monitor as streams/app.py, so only the agent's work
+# differs.
 SETTINGS: dict[str, Any] = {
     "broker": BROKER,
     "store": "memory://",
@@ -74,6 +79,10 @@ SETTINGS: dict[str, Any] = {
     "producer_linger": 0.005,
 }
 SETTINGS.update(EXTRA)
+if os.environ.get("BENCH_MONITOR", "quiet") == "quiet":
+    from streams.runtime.monitor import QuietMonitor
+
+    SETTINGS["Monitor"] = QuietMonitor
 
 app = faust.App(GROUP, **SETTINGS)
 topic = app.topic(
@@ -106,6 +115,7 @@ class Counter:
     def __init__(self) -> None:
         self.seen = 0
         self.first = 0.0
+        self.first_cpu = 0.0
         self.first_wall = 0.0
         self.reported = False
 
@@ -114,11 +124,13 @@ class Counter:
         self.seen += 1
         if self.seen == 1:
             self.first, self.first_wall = time.perf_counter(), time.time()
+            self.first_cpu = time.process_time()
         if self.seen >= EVENTS and not self.reported:
             self.reported = True
             report = {
                 "events": self.seen,
                 "seconds": time.perf_counter() - self.first,
+                "cpu": time.process_time() - self.first_cpu,
                 "first_wall": self.first_wall,
                 "last_wall": time.time(),
             }

@@ -1,6 +1,6 @@
 """CPU cost of the worker's pure per-event work, stage by stage, without Faust or a broker.
 
-Run: ``python -m bench.step_cost [--events N] [--bare-us US]``.
+Run: ``python -m bench.step_cost [--events N] [--bare-us US] [--mix synthetic|live]``.
 
 ``bench.throughput`` compares the whole worker with a bare Faust agent. This harness shows
 what the worker's own work costs per event, so the ratio it may reach is known: with a bare
@@ -160,18 +160,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--heavy-events", type=int, default=2000,
                         help="events of the heavy user, all in one day (default 2000)")
+    parser.add_argument("--mix", choices=["synthetic", "live"], default="synthetic",
+                        help="synthetic_events (1 user per 100 events, 120 days) or the "
+                             "live mix of bench.throughput (bench/live_mix.py, 100,000 users)")
     parser.add_argument("--bare-us", type=float, default=72.0,
                         help="the bare Faust agent's cost per event, µs (default 72)")
     args = parser.parse_args(argv)
     if args.events < 1 or args.repeat < 1 or args.bare_us <= 0 or args.heavy_events < 1:
         parser.error("need --events >= 1, --repeat >= 1, --heavy-events >= 1, --bare-us > 0")
-    users = max(50, args.events // 100)
-    events = list(itertools.islice(synthetic_events(users=users, days=120), args.events))
+    if args.mix == "live":
+        from bench.live_mix import live_mix
+
+        events = live_mix(100_000, args.events)
+        users = len({e["user_id"] for e in events})
+    else:
+        users = max(50, args.events // 100)
+        events = list(itertools.islice(synthetic_events(users=users, days=120), args.events))
     values = [orjson.dumps(e) for e in events]
     config = EngineConfig()
     start = time.perf_counter()
     bundle = trained_bundle(values, config)
-    print(f"{len(values):,} synthetic events ({users:,} users); bundle trained in "
+    print(f"{len(values):,} {args.mix} events ({users:,} users); bundle trained in "
           f"{time.perf_counter() - start:.1f}s ({sum(bundle.counts.values()):,} examples)")
     decode_us = None
     print(f"{'stage':<10} {'µs/event':>9} {'added by worker':>16} {'bound full/bare':>16}")

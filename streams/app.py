@@ -6,8 +6,11 @@ import logging
 from pathlib import Path
 
 import faust
+from faust.sensors import Monitor
 
 from streams.cli.commands import register
+from streams.runtime.faust_private import consumer_transport
+from streams.runtime.monitor import QuietMonitor
 from streams.settings import settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,12 @@ app = faust.App(
     # long); the broker used in tests is slow to settle, so the default is generous.
     broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
-    producer_linger=0.005,
+    producer_linger=settings.producer_linger_ms / 1000.0,
+    # Faust's per-message monitor bookkeeping is read only by the web /stats page.
+    Monitor=QuietMonitor if settings.faust_monitor == "quiet" else Monitor,
 )
+# Before any topic or agent reaches the transport: bounded consumer fetch waits.
+app.transport = consumer_transport(app, settings.fetch_wait_ms)
 
 
 @app.task

@@ -136,6 +136,13 @@ def _signing_key(env: Mapping[str, str]) -> bytes | None:
     return key
 
 
+def _monitor(env: Mapping[str, str]) -> str:
+    value = _get(env, "FAUST_MONITOR", Settings.faust_monitor).lower()
+    if value not in ("quiet", "faust"):
+        raise ValueError(f"{PREFIX}FAUST_MONITOR must be quiet or faust, got {value!r}")
+    return value
+
+
 def _engine(env: Mapping[str, str]) -> EngineConfig:
     if _get(env, "DEDUP_WINDOW", ""):
         raise ValueError(f"{PREFIX}DEDUP_WINDOW is gone: duplicates are dropped within "
@@ -199,6 +206,17 @@ class Settings:
     churn_min_labels: int = 2000  # LIFELINE_CHURN_MIN_LABELS: the learner serves no sooner
     live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
     session_timeout_s: float = 30.0  # LIFELINE_SESSION_TIMEOUT_S: consumer group session
+    # LIFELINE_FETCH_WAIT_MS: longest wait of a consumer fetch for data to arrive. Kafka answers
+    # a fetch as soon as data is there; a broker that holds it for the whole wait (Tansu) adds
+    # up to this much to a live event's latency. Faust alone would wait 1,500 ms.
+    fetch_wait_ms: int = 100
+    # LIFELINE_FAUST_MONITOR: ``quiet`` (Faust's monitor without per-message hooks, see
+    # streams/runtime/monitor.py; the web /stats page then shows no message counts) or
+    # ``faust`` (Faust's own).
+    faust_monitor: str = "quiet"
+    # LIFELINE_PRODUCER_LINGER_MS: how long the worker's producer (outputs, changelog, training)
+    # waits to fill a batch before sending it.
+    producer_linger_ms: float = 5.0
     # LIFELINE_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, _SASL_PASSWORD(_FILE),
     # _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE (see streams/kafka_clients.py)
     kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
@@ -267,6 +285,10 @@ class Settings:
             live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
             session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
                                      minimum=6.0),
+            fetch_wait_ms=_int(env, "FETCH_WAIT_MS", cls.fetch_wait_ms, minimum=1),
+            faust_monitor=_monitor(env),
+            producer_linger_ms=_float(env, "PRODUCER_LINGER_MS", cls.producer_linger_ms,
+                                      maximum=1000.0),
             signing_key=_signing_key(env),
             engine=_engine(env),
             web_bind=_get(env, "WEB_BIND", cls.web_bind),

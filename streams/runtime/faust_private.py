@@ -3,7 +3,8 @@
 Lifeline relies on a few internals of faust-streaming (pinned in pyproject.toml to the tested
 range) to close gaps the public API leaves open: booking offsets its consumer skipped (see
 streams/runtime/continuity.py), writing changelog records it can await (outputs.py), and
-completing a table recovery the broker under-reports (tables.py).
+completing a table recovery the broker under-reports (tables.py), and bounding how long the
+consumer's fetch waits for data (``consumer_transport``: Faust hard-codes 1.5 s).
 tests/unit/test_faust_private.py fails if any of them disappears in a Faust upgrade.
 """
 
@@ -20,6 +21,9 @@ INTERNALS: tuple[tuple[str, str], ...] = (
     ("faust.tables.base:Collection", "_to_key"),
     ("faust.tables.base:Collection", "_to_value"),
     ("faust.tables.recovery:Recovery", "active_offsets"),
+    ("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_create_worker_consumer"),
+    ("faust.transport.drivers.aiokafka:Consumer", "_new_consumer_thread"),
+    ("aiokafka.consumer.consumer:AIOKafkaConsumer", "_fetch_max_wait_ms"),
 )
 
 
@@ -55,3 +59,29 @@ def recovered_offsets(app: Any) -> Mapping[Any, int]:
     """Per changelog partition, the offset table recovery read up to."""
     offsets: Mapping[Any, int] = app.tables.recovery.active_offsets
     return offsets
+
+
+def consumer_transport(app: Any, fetch_wait_ms: int) -> Any:
+    """Faust's aiokafka transport for ``app`` whose worker consumer waits at most
+    ``fetch_wait_ms`` for a fetch to fill (Faust passes a fixed ``fetch_max_wait_ms=1500``).
+
+    A broker that holds a fetch for its whole wait when nothing is there at request time
+    (Tansu does; Kafka answers as soon as data arrives) otherwise delays a live event by up
+    to 1.5 s. Install it with the public setter: ``app.transport = consumer_transport(...)``.
+    """
+    from faust.transport.drivers import aiokafka as driver
+
+    class Thread(driver.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            consumer._fetch_max_wait_ms = fetch_wait_ms
+            return consumer
+
+    class BoundedConsumer(driver.Consumer):
+        def _new_consumer_thread(self) -> Any:
+            return Thread(self, loop=self.loop, beacon=self.beacon)
+
+    class Transport(driver.Transport):
+        Consumer = BoundedConsumer
+
+    return Transport(app.conf.broker_consumer, app)

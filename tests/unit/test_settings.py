@@ -87,3 +87,18 @@ def test_settings__signing_key_inline_or_file_never_echoed(tmp_path: Path) -> No
         with pytest.raises(ValueError) as error:
             Settings.from_env(env)
         assert "short-secret" not in str(error.value) and secret not in str(error.value)
+
+
+def test_settings__consumer_fetch_wait_and_monitor() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.fetch_wait_ms, defaults.faust_monitor) == (100, "quiet")
+    assert defaults.producer_linger_ms == 5.0
+    s = Settings.from_env({"LIFELINE_FETCH_WAIT_MS": "500", "LIFELINE_FAUST_MONITOR": "Faust",
+                           "LIFELINE_PRODUCER_LINGER_MS": "20"})
+    assert (s.fetch_wait_ms, s.faust_monitor, s.producer_linger_ms) == (500, "faust", 20.0)
+    with pytest.raises(ValueError, match="LIFELINE_PRODUCER_LINGER_MS must be in"):
+        Settings.from_env({"LIFELINE_PRODUCER_LINGER_MS": "5000"})
+    with pytest.raises(ValueError, match="LIFELINE_FETCH_WAIT_MS must be >= 1"):
+        Settings.from_env({"LIFELINE_FETCH_WAIT_MS": "0"})
+    with pytest.raises(ValueError, match="LIFELINE_FAUST_MONITOR must be quiet or faust"):
+        Settings.from_env({"LIFELINE_FAUST_MONITOR": "prometheus"})
