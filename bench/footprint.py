@@ -39,8 +39,8 @@ TABLE_SIZES = (50_000, 100_000, 200_000)
 MIB = 1024 * 1024
 
 
-def state_sizes(events: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Serialized bytes of each user's state after the full pure step over ``events``."""
+def final_states(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each user's ``UserState`` after the full pure step over ``events`` (fresh models)."""
     from online_models.bundle import ModelBundle
     from online_models.contract import Rejection, parse_event
     from online_models.engine import EngineConfig, on_event
@@ -54,7 +54,12 @@ def state_sizes(events: Sequence[dict[str, Any]]) -> dict[str, int]:
             continue
         state = states.setdefault(event.user_id, UserState())
         on_event(event.user_id, state, event, models=bundle, config=config, offset=offset)
-    return {user: len(state.to_bytes()) for user, state in states.items()}
+    return states
+
+
+def state_sizes(events: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Serialized bytes of each user's state after the full pure step over ``events``."""
+    return {user: len(state.to_bytes()) for user, state in final_states(events).items()}
 
 
 def slope(points: Sequence[tuple[float, float]]) -> float:
@@ -138,20 +143,7 @@ print(orjson.dumps(out).decode())
 def table_bytes_per_user(events: Sequence[dict[str, Any]],
                          sizes: Sequence[int] = TABLE_SIZES) -> tuple[float, list[Any]]:
     """Memory-store bytes per user (slope over ``sizes``) and the (users, RSS) points."""
-    from online_models.bundle import ModelBundle
-    from online_models.contract import Rejection, parse_event
-    from online_models.engine import EngineConfig, on_event
-    from online_models.profile import UserState
-
-    config, bundle, now = EngineConfig(), ModelBundle(), time.time()
-    states: dict[str, UserState] = {}
-    for offset, raw in enumerate(events):
-        event = parse_event(orjson.dumps(raw), now=now)
-        if isinstance(event, Rejection):
-            continue
-        state = states.setdefault(event.user_id, UserState())
-        on_event(event.user_id, state, event, models=bundle, config=config, offset=offset)
-    encoded = [orjson.dumps(s.to_dict()).decode() for s in states.values()]
+    encoded = [orjson.dumps(s.to_dict()).decode() for s in final_states(events).values()]
     result = subprocess.run(
         [sys.executable, "-c", _TABLE_PROBE, ",".join(str(s) for s in sizes)],
         input=orjson.dumps(encoded), capture_output=True, check=True, cwd=ROOT, timeout=600,

@@ -282,16 +282,20 @@ def parse_event(
     ...              "price": 2e7}).reason
     'too_large:price'
     """
-    if isinstance(data, (bytes, bytearray, memoryview, str)):
-        if len(data) > MAX_MESSAGE_BYTES:
-            return Rejection("oversized_message", f"{len(data)} > {MAX_MESSAGE_BYTES} bytes")
-        try:
-            raw = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            return Rejection("not_json", str(exc)[:120])
-    else:
-        raw = data
+    raw = _decoded(data) if isinstance(data, (bytes, bytearray, memoryview, str)) else data
+    if isinstance(raw, Rejection):
+        return raw
     return _checked(raw, now, max_future_skew_s)
+
+
+def _decoded(data: bytes | bytearray | memoryview | str) -> Any:
+    """The JSON value of a message, or why it is none (too large, not JSON)."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        return Rejection("oversized_message", f"{len(data)} > {MAX_MESSAGE_BYTES} bytes")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("not_json", str(exc)[:120])
 
 
 def _checked(raw: Any, now: float | None, skew: float) -> Event | Rejection:
@@ -379,12 +383,9 @@ def parse_message(
     >>> parse_message(b'[' + b','.join([one] * 3) + b']', max_batch_events=2)
     Rejection(reason='batch_too_large', detail='3 > 2 events')
     """
-    if len(data) > MAX_MESSAGE_BYTES:
-        return Rejection("oversized_message", f"{len(data)} > {MAX_MESSAGE_BYTES} bytes")
-    try:
-        raw = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        return Rejection("not_json", str(exc)[:120])
+    raw = _decoded(data)
+    if isinstance(raw, Rejection):
+        return raw
     shape = _envelope(raw)
     if shape is None:
         return _checked(raw, now, max_future_skew_s)
