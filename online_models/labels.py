@@ -82,6 +82,12 @@ def _times(state: UserState) -> list[float]:
     return times
 
 
+def _encode(features: dict[str, float]) -> Any:
+    if len(features) == len(FEATURE_NAMES) and _NAMES.issuperset(features):
+        return [compact(features[k]) for k in FEATURE_NAMES]
+    return {k: compact(v) for k, v in features.items()}
+
+
 def _store(state: UserState, snaps: list[tuple[float, dict[str, float]]]) -> None:
     if not snaps:
         state.pending_labels = []
@@ -91,11 +97,37 @@ def _store(state: UserState, snaps: list[tuple[float, dict[str, float]]]) -> Non
     for t, features in snaps:
         raw.append(int(t) - prev)
         prev = int(t)
-        if len(features) == len(FEATURE_NAMES) and _NAMES.issuperset(features):
-            raw.append([compact(features[k]) for k in FEATURE_NAMES])
-        else:
-            raw.append({k: compact(v) for k, v in features.items()})
+        raw.append(_encode(features))
     state.pending_labels = raw
+
+
+def _current(state: UserState) -> list[Any] | None:
+    """The stored list when every snapshot in it decodes as it is (its own schema, whole
+    seconds): it can then be kept and extended without decoding and encoding again."""
+    raw = state.pending_labels
+    if isinstance(raw, list) and not raw:
+        return raw
+    if (not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0
+            or raw[0] != SCHEMA_TAG):
+        return None
+    for i in range(1, len(raw), 2):
+        values = raw[i + 1]
+        if type(raw[i]) is not int or not (
+                isinstance(values, dict) or len(values) == len(FEATURE_NAMES)):
+            return None
+    return raw
+
+
+def _keep_only(state: UserState, raw: list[Any], keep: list[int]) -> None:
+    """Keep the snapshots ``keep`` (indices, in order) of the valid stored list ``raw``."""
+    out: list[Any] = [SCHEMA_TAG]
+    t = prev = 0
+    for j in range(len(raw) // 2):
+        t += raw[2 * j + 1]
+        if j in keep:
+            out += [t - prev, raw[2 * j + 2]]
+            prev = t
+    state.pending_labels = out if len(out) > 1 else []
 
 
 def take_snapshot(
@@ -130,6 +162,11 @@ def take_snapshot(
         return False
     if times and at - times[-1] < min_spacing_days * DAY:
         return False
+    raw = _current(state)
+    if raw is not None:  # append to the stored snapshots as they are
+        last = int(times[-1]) if times else 0
+        state.pending_labels = [*(raw or [SCHEMA_TAG]), int(at) - last, _encode(features)]
+        return True
     snaps = pending(state)
     snaps.append((float(int(at)), dict(features)))
     _store(state, snaps)
@@ -148,10 +185,14 @@ def _resolve_at_horizon(state: UserState, purchase_at: float | None, watermark: 
     if not due:
         state.bought_mask = mask
         return []
+    raw = _current(state)
     snaps = pending(state)
     resolved = [(snaps[i][1], 0 if mask >> i & 1 else 1, snaps[i][0]) for i in due]
     kept = [i for i in range(len(snaps)) if i not in due]
-    _store(state, [snaps[i] for i in kept])
+    if raw is not None:
+        _keep_only(state, raw, kept)
+    else:
+        _store(state, [snaps[i] for i in kept])
     state.bought_mask = sum(1 << j for j, i in enumerate(kept) if mask >> i & 1)
     return resolved
 
