@@ -138,3 +138,23 @@ def test_next_label_due__oldest_snapshot() -> None:
     _snap(s, 0)
     _snap(s, 10)
     assert next_label_due(s, horizon_days=H) == T0 + H * DAY
+
+
+def test_take_and_resolve__keep_the_stored_list_as_a_full_re_encoding_would() -> None:
+    import random
+
+    from online_models.labels import _store
+
+    rng, s = random.Random(3), UserState()
+    for step in range(400):
+        at = 1e9 + step * 3 * DAY + rng.random()
+        if rng.random() < 0.5:
+            features = {k: rng.choice([rng.random() * 100, 3.0, 1e-5 * rng.random()])
+                        for k in FEATURE_NAMES}
+            take_snapshot(s, at, features, horizon_days=30, min_spacing_days=rng.choice([0, 7]))
+        else:
+            resolve_labels(s, purchase_at=at if rng.random() < 0.3 else None, watermark=at,
+                           horizon_days=30, at_horizon=True)
+        again = UserState()
+        _store(again, pending(s))
+        assert s.pending_labels == again.pending_labels
