@@ -34,19 +34,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.hostile import Hostile, flood, generate
 from streams.data.datasets import synthetic_events
+from streams.local.polling import wait_until
 from streams.local.totals import db_totals, expected_totals
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOD_USER = "fz-flood-user"
-def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def publish(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes, Any]]

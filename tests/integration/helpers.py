@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from kafka import KafkaProducer
 
 # expected_totals is re-exported: the tests read every helper from this module.
+from streams.local.polling import wait_until
 from streams.local.totals import Totals, db_totals, expected_totals  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,14 +35,10 @@ SESSION_TIMEOUT_S = "8"
 def wait_for(check: Callable[[], Any], *, timeout: float, every: float = 0.5,
              what: str = "condition") -> Any:
     """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    try:
+        return wait_until(check, timeout, what, every=every)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 class Worker:

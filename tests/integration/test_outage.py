@@ -26,9 +26,10 @@ import psycopg2
 import pytest
 from kafka import KafkaProducer
 
-from bench.fuzz import db_totals, expected_totals, wait_until
 from streams.data.datasets import synthetic_events
 from streams.local.broker import free_port
+from streams.local.polling import wait_until
+from streams.local.totals import db_totals, expected_totals
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
