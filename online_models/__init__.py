@@ -1,0 +1,13 @@
+"""Lifeline's pure models: profiles, churn scorers, labels, segments, the model bundle.
+
+Importing the package sets ``OPENBLAS_NUM_THREADS=1`` unless the environment sets it (it
+takes effect when numpy / scipy load OpenBLAS after this import, as in the worker and the
+benches). The numeric work here is on tiny arrays (4 BG/NBD parameters, ~20 features): a
+pool of BLAS threads only adds wake-ups. On a 2-core machine at load 6, SciPy's L-BFGS-B
+(``bgnbd.fit``) spent 1.6-8 ms per iteration waking OpenBLAS threads, two thirds of the
+trainer's time in an in-process CDNOW replay (``python -m bench.silent_looks``).
+"""
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
