@@ -165,20 +165,25 @@ class ModelBundle:
         if y not in (0, 1):
             raise ValueError("a churn label is 0 or 1")
         cp = None if t is None else self.asof.at(t)
+        # The learner learns from its inputs with the current BG/NBD fit: computed once, and
+        # scored with too when the label's checkpoint has the same fit.
+        inputs = learner_inputs(x, params=self.priors.params, horizon_days=self.horizon_days)
         if cp is None:
-            scores = self.scores(x)
+            scores = candidate_scores(x, params=self.priors.params,
+                                      horizon_days=self.horizon_days, learner=self.churn,
+                                      inputs=inputs)
             self.calibration.update(self.champion.serve(scores), y)
             self.champion.update(scores, y)
         else:
             scores = candidate_scores(x, params=cp.params, horizon_days=self.horizon_days,
-                                      learner=cp.learner)
+                                      learner=cp.learner,
+                                      inputs=inputs if cp.params == self.priors.params else None)
             served = self.champion.serve(scores, serving=cp.serving, stack_w=cp.stack_w,
                                          platt=cp.platt)
             self.calibration.update(served, y)
             self.champion.update(scores, y, stack_w=cp.stack_w, platt=cp.platt)
         drifts = self.churn.drift_count
-        self.churn.learn_one(learner_inputs(x, params=self.priors.params,
-                                            horizon_days=self.horizon_days), y)
+        self.churn.learn_one(inputs, y)
         if t is not None:
             self.priors.observe(t + self.horizon_days * DAY)
         if self.churn.drift_count > drifts:  # drift: judge the candidates again now

@@ -70,12 +70,13 @@ LOG_FEATURES = frozenset({"recency_days", "tenure_days", "frequency", "purchases
 
 
 def learner_inputs(x: Mapping[str, float], *, params: BgNbdParams,
-                   horizon_days: float) -> dict[str, float]:
+                   horizon_days: float, bgnbd: float | None = None) -> dict[str, float]:
     """What the online learner reads: churn features ``x`` with heavy-tailed ones as
     ``log1p``, plus ``bgnbd`` (the BG/NBD candidate's score with ``params``) and ``gap_cv``
     (``gap_std / gap_mean``, regularity of the inter-purchase gaps). With the BG/NBD score as
     an input the learner starts from the population model and learns what it misses
-    (monetary value, regularity, anything the shop's events add).
+    (monetary value, regularity, anything the shop's events add). ``bgnbd``: that score when
+    the caller has it already (the same ``x``, ``params`` and ``horizon_days``).
 
     >>> from online_models.churn import CDNOW
     >>> x = {"recency_days": 60.0, "purchases": 3.0, "frequency": 2.0, "gap_mean": 20.0,
@@ -92,14 +93,19 @@ def learner_inputs(x: Mapping[str, float], *, params: BgNbdParams,
     mean, std = x.get("gap_mean", 0.0), x.get("gap_std", 0.0)
     ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (mean, std))
     out["gap_cv"] = max(0.0, float(std)) / float(mean) if ok and mean > 0 else 0.0
-    out["bgnbd"] = candidate_scores(x, params=params, horizon_days=horizon_days,
-                                    learner=_NO_LEARNER, names=("bgnbd",))["bgnbd"]
+    out["bgnbd"] = bgnbd if bgnbd is not None else candidate_scores(
+        x, params=params, horizon_days=horizon_days, learner=_NO_LEARNER,
+        names=("bgnbd",))["bgnbd"]
     return out
 
 
 def candidate_scores(x: Mapping[str, float], *, params: BgNbdParams, horizon_days: float,
-                     learner: ChurnModel, names: Iterable[str] = NAMES) -> dict[str, float]:
+                     learner: ChurnModel, names: Iterable[str] = NAMES,
+                     inputs: Mapping[str, float] | None = None) -> dict[str, float]:
     """Scores of ``names`` for churn features ``x`` (missing features count as 0).
+
+    ``inputs``: the learner's inputs of ``x`` (:func:`learner_inputs` with the same
+    ``params`` and ``horizon_days``) when the caller has them already.
 
     >>> from online_models.churn import CDNOW
     >>> x = {"frequency": 2.0, "purchases": 3.0, "recency_days": 60.0, "purchase_age_days": 200.0}
@@ -124,8 +130,10 @@ def candidate_scores(x: Mapping[str, float], *, params: BgNbdParams, horizon_day
             alive = p_alive(f, t_x, T, r=params.r, alpha=params.alpha, a=params.a, b=params.b)
             out["p_alive"] = logit(1.0 - alive)
     if "learner" in wanted:
-        out["learner"] = logit(learner.predict_proba_one(
-            learner_inputs(x, params=params, horizon_days=horizon_days)))
+        if inputs is None:
+            inputs = learner_inputs(x, params=params, horizon_days=horizon_days,
+                                    bgnbd=out.get("bgnbd"))
+        out["learner"] = logit(learner.predict_proba_one(dict(inputs)))
     unknown = wanted - set(NAMES)
     if unknown:
         raise ValueError(f"unknown candidates {sorted(unknown)}; expected some of {NAMES}")
