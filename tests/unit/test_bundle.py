@@ -121,3 +121,60 @@ def test_bundle__review_examples_are_checked() -> None:
     older = decode_example({"k": "review", "text": "love it", "rating": 5})  # older workers
     assert bundle.learn(older)
     assert bundle.counts["review"] == 1
+
+
+class _TwiceComputed(ModelBundle):
+    """The trainer's churn step as it was: the learner's inputs computed for scoring and
+    again for learning (the reference the shared computation must match exactly)."""
+
+    def _learn_churn(self, x: dict[str, float], y: int, t: float | None) -> None:
+        from online_models.candidates import candidate_scores, learner_inputs
+
+        cp = None if t is None else self.asof.at(t)
+        if cp is None:
+            scores = self.scores(x)
+            self.calibration.update(self.champion.serve(scores), y)
+            self.champion.update(scores, y)
+        else:
+            scores = candidate_scores(x, params=cp.params, horizon_days=self.horizon_days,
+                                      learner=cp.learner)
+            served = self.champion.serve(scores, serving=cp.serving, stack_w=cp.stack_w,
+                                         platt=cp.platt)
+            self.calibration.update(served, y)
+            self.champion.update(scores, y, stack_w=cp.stack_w, platt=cp.platt)
+        drifts = self.churn.drift_count
+        self.churn.learn_one(learner_inputs(x, params=self.priors.params,
+                                            horizon_days=self.horizon_days), y)
+        if t is not None:
+            self.priors.observe(t + self.horizon_days * 86_400.0)
+        if self.churn.drift_count > drifts:
+            self.champion.evaluate(self.mature(), reason="drift")
+
+
+def test_bundle__churn_labels_learned_as_with_inputs_computed_twice() -> None:
+    from online_models.training import Buyer
+
+    rng = random.Random(5)
+    now, day = 1_000_000_000.0, 86_400.0
+    new, old = ModelBundle(min_learner_labels=50), _TwiceComputed(min_learner_labels=50)
+    for i in range(1200):
+        now += rng.uniform(0, 0.4) * day
+        examples: list[object] = []
+        if i % 3 == 0:  # buyers, so the BG/NBD fit changes along the way
+            first = now - rng.uniform(0, 300) * day
+            examples.append(Buyer(i, int(first), int(first + rng.uniform(0, 1) *
+                                                      (now - first)), rng.randint(0, 5)))
+        recency = rng.uniform(0, 200)
+        x = {"recency_days": recency, "purchases": float(rng.randint(1, 6)),
+             "frequency": float(rng.randint(0, 5)), "purchase_age_days": recency + 30.0,
+             "gap_mean": rng.uniform(1, 60), "gap_std": rng.uniform(0, 20)}
+        examples.append(ChurnLabel(x, int(recency > 60 or rng.random() < 0.2),
+                                   now - 90 * day if i % 2 else None))
+        for ex in examples:
+            assert new.learn(ex) == old.learn(ex)  # type: ignore[arg-type]
+        if i % 400 == 399:
+            new.snapshot(), old.snapshot()
+    assert new.priors.fits > 1 and new.churn.examples == 1200
+    a, b = new.to_data(), old.to_data()
+    a.pop("published_at"), b.pop("published_at")
+    assert a == b
