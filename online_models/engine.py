@@ -12,9 +12,7 @@ Silent users are looked at less often while nothing moves: each re-assessment by
 :func:`on_tick` whose risk moved less than :data:`RISK_STEP` and changed no segment doubles the
 user's rescore interval, up to :data:`STRETCH_CAP` times ``rescore_days``; any change or any
 assessed event resets it. Label resolutions and lifecycle boundaries keep their own exact due
-times. A look at which only a label is due (:func:`full_look_due`) resolves the label and takes
-the snapshot a full look would take, and changes nothing else (risk, segments, alerts, RFM
-sample, the next full look).
+times.
 """
 
 from __future__ import annotations
@@ -347,53 +345,12 @@ def on_tick(user_id: str, state: UserState, *, watermark: float, models: ModelBu
     at = min(watermark, watermark if state.due is None else float(state.due))
     out = Emits()
     _resolve(state, None, at, config, out)
-    full = full_look_due(state, at, config)
-    if full is not None:  # only labels were due: keep the snapshot going, nothing else moves
-        take_snapshot(state, at, churn_features(state, at, params=models.priors.params),
-                      horizon_days=config.horizon_days, max_pending=config.max_pending,
-                      min_spacing_days=config.snapshot_spacing_days)
-        label_due = next_label_due(state, horizon_days=config.horizon_days)
-        dues = [full] if label_due is None else [full, float(int(label_due + 1.0))]
-        out.due = max(min(dues), float(int(at + 1.0)))
-        state.due = int(out.due)
-        return out
     risk, segments = state.churn_risk, dict(state.segments)
     stretch = state.rescore_stretch
     _assess(user_id, state, at, models, config, out)
     if stable(risk, segments, state):  # nothing moved: look again later than last time
         _schedule(state, at, config, out, min(stretch + 1, STRETCH_LEVELS))
     return out
-
-
-def full_look_due(state: UserState, at: float, config: EngineConfig) -> float | None:
-    """None when the full assessment is due at ``at`` (a rescore or a lifecycle boundary
-    reached since the user's last assessment, or no assessment known); else the due time of
-    the next full assessment (a label-only look comes first).
-
-    The rescore and boundary times are those :func:`_schedule` set at the last assessment
-    (``state.lifecycle_evaluated_at``, with its stretch), so a label-only look leaves them
-    where they were.
-
-    >>> s, m, cfg = UserState(), ModelBundle(), EngineConfig()
-    >>> _ = on_event("u1", s, Event("e1", "u1", "purchase", 0.0, price=30.0), models=m,
-    ...              config=cfg)
-    >>> full_look_due(s, 3 * DAY, cfg) == 7 * DAY, full_look_due(s, 7 * DAY, cfg)
-    (True, None)
-    """
-    last = state.lifecycle_evaluated_at
-    if last is None:
-        return None
-    last = float(last)
-    every = config.rescore_days * (4 if state.segments.get("lifecycle") == "churned" else 1)
-    if state.rescore_stretch:
-        every = max(every, min(every * 2 ** state.rescore_stretch,
-                               config.rescore_days * STRETCH_CAP))
-    dues = [last + every * DAY]
-    boundary = next_boundary(state, last, config.lifecycle)
-    if boundary is not None:
-        dues.append(boundary)
-    full = float(int(max(min(dues), last + 1.0)))
-    return None if at >= full else full
 
 
 def stable(risk_before: float | None, segments_before: dict[str, str],

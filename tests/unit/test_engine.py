@@ -13,18 +13,15 @@ import pytest
 
 from online_models.alerts import AlertPolicy
 from online_models.bundle import ModelBundle
-from online_models.churn import churn_features
 from online_models.contract import Event
 from online_models.engine import (
     STRETCH_CAP,
     Emits,
     EngineConfig,
-    full_look_due,
     on_event,
     on_events,
     on_tick,
 )
-from online_models.labels import next_label_due, resolve_labels, take_snapshot
 from online_models.lifecycle import LifecyclePolicy
 from online_models.profile import DAY, UserState
 from online_models.training import RfmSample
@@ -196,10 +193,9 @@ def test_on_tick__churned_users_are_rescored_four_times_less_often() -> None:
     assert gaps[0] == 2 * DAY  # rescore_days while active
     assert user.state.segments["lifecycle"] == "churned"
     # Risk stays at 1.0 and nothing changes: the interval doubles from rescore_days x 4 (8),
-    # capped at 8 x rescore_days (16); the label resolutions (t + H + 1 s) in between are
-    # label-only looks and leave the full looks where they were (days 40, 48, 64).
-    assert user.due == T0 + 64 * DAY
-    assert [(d - T0) / DAY for d, _ in ticks[-5:]] == [40, 40 + 1 / DAY, 48, 48 + 1 / DAY,
+    # capped at 8 x rescore_days (16), between the label resolutions (t + H + 1 s).
+    assert user.due is not None and user.due - ticks[-1][0] > 8 * DAY
+    assert [(d - T0) / DAY for d, _ in ticks[-4:]] == [40, 40 + 1 / DAY, 48 + 1 / DAY,
                                                         56 + 1 / DAY]
 
 
@@ -282,17 +278,12 @@ def test_on_event__replaying_the_same_events_decides_the_same() -> None:
 def test_on_tick__a_stable_user_is_looked_at_less_often_and_a_change_resets_it() -> None:
     user, bundle = User(), models(fixed=0.3, value=True)
     user.event(buy("b1", 0), bundle=bundle)
-    ticks, label_only = [], 0
+    ticks = []
     while user.due is not None and user.due <= T0 + 200 * DAY:
-        assessed = user.state.lifecycle_evaluated_at
         out = on_tick("u1", user.state, watermark=T0 + 200 * DAY, models=bundle,
                       config=CONFIG)
-        if user.state.lifecycle_evaluated_at == assessed:  # a label-only look
-            label_only += 1
-        else:
-            ticks.append((user.due, out))
+        ticks.append((user.due, out))
         user.due = out.due
-    assert label_only > 0
     dues = [T0] + [d for d, _ in ticks]
     gaps = [(b - a) / DAY for a, b in itertools.pairwise(dues)]
     # Rescores every 2 days, then 4, 8, ... while risk (fixed) and segments stay; the
@@ -393,41 +384,3 @@ def test_on_events__a_redelivered_batch_applies_nothing() -> None:
     again = on_events("u1", state, [*events[:1], buy("b9", 1)], models=models(),
                       config=CONFIG, offset=4)
     assert (again.applied, again.duplicates, state.events) == (False, 2, 2)
-
-
-# --- label-only looks -------------------------------------------------------------------------
-
-def test_on_tick__a_label_only_look_resolves_and_snapshots_and_nothing_else() -> None:
-    user = User(value=True)
-    user.event(buy("b1", 0))
-    user.ticks_until(T0 + 40 * DAY)  # up to the churned boundary (a full look)
-    label_due = next_label_due(user.state, horizon_days=CONFIG.horizon_days)
-    assert label_due == T0 + 40 * DAY
-    full = full_look_due(user.state, T0 + 40 * DAY + 1, CONFIG)
-    assert full is not None and full > T0 + 40 * DAY + 1, "only the label is due then"
-    before = user.state.to_dict()
-    # What a full look at the same instant would resolve and snapshot, on a copy.
-    copy = UserState.from_dict(before)
-    expect = resolve_labels(copy, purchase_at=None, watermark=T0 + 40 * DAY + 1,
-                            horizon_days=CONFIG.horizon_days, at_horizon=True)
-    take_snapshot(copy, T0 + 40 * DAY + 1,
-                  churn_features(copy, T0 + 40 * DAY + 1, params=ModelBundle().priors.params),
-                  horizon_days=CONFIG.horizon_days, max_pending=CONFIG.max_pending,
-                  min_spacing_days=CONFIG.snapshot_spacing_days)
-    [(due, out)] = user.ticks_until(T0 + 40 * DAY + 1)
-    assert due == T0 + 40 * DAY + 1
-    assert [(ex.features, ex.label, ex.taken_at) for ex in out.training] == expect != []
-    assert user.state.pending_labels == copy.pending_labels
-    assert out.changes == [] and out.alerts == []
-    after = user.state.to_dict()
-    for key in ("churn_risk", "segments", "rescore_stretch", "lifecycle_evaluated_at"):
-        assert after.get(key) == before.get(key), key
-    assert out.due == min(full, next_label_due(user.state, horizon_days=40.0) + 1)
-
-
-def test_on_tick__a_rescore_or_boundary_due_with_a_label_makes_a_full_look() -> None:
-    user = User(value=True)
-    user.event(buy("b1", 0))
-    assert full_look_due(user.state, T0 + 2 * DAY, CONFIG) is None  # the rescore
-    assert full_look_due(user.state, T0 + 1 * DAY, CONFIG) == T0 + 2 * DAY
-    assert full_look_due(UserState(), T0, CONFIG) is None  # never assessed
