@@ -10,6 +10,7 @@ import base64
 import math
 import zlib
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -148,10 +149,12 @@ class UserState:
         >>> UserState(events=2, partition=1, due=120).to_dict()
         {'events': 2, 'ext': {'p': 1, 'due': 120}}
         """
-        out = {f: v for f, d in _PLAIN_DEFAULTS if (v := getattr(self, f)) != d}
+        plain = zip(_PLAIN_DEFAULTS, _plain_values(self), strict=True)
+        out = {f: v for (f, d), v in plain if v != d}
         if self.seen:
             out["seen"] = base64.b64encode(self.seen).decode()
-        ext = {k: v for f, k, d in _EXT_DEFAULTS if (v := getattr(self, f)) != d}
+        extra = zip(_EXT_KEY_DEFAULTS, _ext_values(self), strict=True)
+        ext = {k: v for (k, d), v in extra if v != d}
         if ext:
             out["ext"] = ext
         return out
@@ -207,6 +210,10 @@ _PLAIN_FIELDS = frozenset(_DEFAULTS) - frozenset(EXT_KEYS)
 _PLAIN_DEFAULTS = tuple((f, d) for f, d in _DEFAULTS.items() if f in _PLAIN_FIELDS)
 _EXT_DEFAULTS = tuple((f, k, _DEFAULTS[f]) for f, k in EXT_KEYS.items())
 _EXT_FIELDS = {k: f for f, k in EXT_KEYS.items()}
+# The fields' values in the order of the defaults above, read in one call each (to_dict).
+_plain_values = attrgetter(*(f for f, _ in _PLAIN_DEFAULTS))
+_ext_values = attrgetter(*(f for f, _, _ in _EXT_DEFAULTS))
+_EXT_KEY_DEFAULTS = tuple((k, d) for _, k, d in _EXT_DEFAULTS)
 
 
 class Placement(NamedTuple):
