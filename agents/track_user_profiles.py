@@ -255,7 +255,9 @@ async def track_user_profiles(stream: StreamT[bytes]) -> None:
 
 @app.timer(interval=30.0)
 async def log_progress() -> None:
-    """A progress line for operators: counts since start, watermarks, sink state."""
-    log.info("ingest %s; watermarks %s; sink rows %d, pending %d, failures %d", worker.stats,
+    """A progress line for operators: counts since start, watermarks, sink and hot states."""
+    log.info("ingest %s; watermarks %s; sink rows %d, pending %d, failures %d; hot states %d "
+             "(hits %d, misses %d, evicted %d)", worker.stats,
              {p: int(w) for p, w in worker.watermarks().items()}, sink.rows_written,
-             sink.pending, sink.failures)
+             sink.pending, sink.failures, len(hot_profiles), hot_profiles.hits,
+             hot_profiles.misses, hot_profiles.evicted)

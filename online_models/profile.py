@@ -10,7 +10,6 @@ import base64
 import math
 import zlib
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -149,12 +148,10 @@ class UserState:
         >>> UserState(events=2, partition=1, due=120).to_dict()
         {'events': 2, 'ext': {'p': 1, 'due': 120}}
         """
-        plain = zip(_PLAIN_DEFAULTS, _plain_values(self), strict=True)
-        out = {f: v for (f, d), v in plain if v != d}
+        out = {f: v for f, d in _PLAIN_DEFAULTS if (v := getattr(self, f)) != d}
         if self.seen:
             out["seen"] = base64.b64encode(self.seen).decode()
-        extra = zip(_EXT_KEY_DEFAULTS, _ext_values(self), strict=True)
-        ext = {k: v for (k, d), v in extra if v != d}
+        ext = {k: v for f, k, d in _EXT_DEFAULTS if (v := getattr(self, f)) != d}
         if ext:
             out["ext"] = ext
         return out
@@ -210,10 +207,6 @@ _PLAIN_FIELDS = frozenset(_DEFAULTS) - frozenset(EXT_KEYS)
 _PLAIN_DEFAULTS = tuple((f, d) for f, d in _DEFAULTS.items() if f in _PLAIN_FIELDS)
 _EXT_DEFAULTS = tuple((f, k, _DEFAULTS[f]) for f, k in EXT_KEYS.items())
 _EXT_FIELDS = {k: f for f, k in EXT_KEYS.items()}
-# The fields' values in the order of the defaults above, read in one call each (to_dict).
-_plain_values = attrgetter(*(f for f, _ in _PLAIN_DEFAULTS))
-_ext_values = attrgetter(*(f for f, _, _ in _EXT_DEFAULTS))
-_EXT_KEY_DEFAULTS = tuple((k, d) for _, k, d in _EXT_DEFAULTS)
 
 
 class Placement(NamedTuple):
