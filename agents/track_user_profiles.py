@@ -2,8 +2,9 @@
 
 Take a message (one event, or a collector batch of one user's events), validate it, run the
 lifecycle step of online_models.engine on a copy of the user's state once for the message
-(held decoded for recently active users, streams/runtime/hot_states.py), publish the effects. Bad input goes to ``user-events-dlq`` with its reason and origin (a bad
-event of a batch alone, with its index; the others are applied). A valid message advances its
+(held decoded for recently active users, streams/runtime/hot_states.py), publish the
+effects. Bad input goes to ``user-events-dlq`` with its reason and origin (a bad event of a
+batch alone, with its index; the others are applied). A valid message advances its
 partition's watermark and re-assesses the silent users whose due time the watermark passed;
 an operator tick does the same without an event. Outputs are sent before the new state is
 kept, and the message is acked once the sink wrote its rows (streams/runtime/effects.py).
