@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 import orjson  # noqa: E402
 
-from bench.live_mix import live_mix  # noqa: E402
+from bench.live_mix import collector_batches, live_mix  # noqa: E402
 
 PARTITIONS = 4
 CHANNELS = ("training_topic", "segment_changes_topic", "churn_alerts_topic",
@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=50_000, help="N (default 50000)")
     parser.add_argument("--users", type=int, default=100_000, help="U (default 100000)")
     parser.add_argument("--repeat", type=int, default=3, help="R (default 3)")
+    parser.add_argument("--batch-mean", type=int, default=0,
+                        help="collector batches of this mean size (default 0: single events)")
     args = parser.parse_args(argv)
     if args.events < 1 or args.users < 1 or args.repeat < 1:
         parser.error("--events, --users and --repeat must be >= 1")
@@ -95,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     app.flow_control.resume()
     models.synced.set()  # score with the blank bundle, as a worker before its first model
     events = live_mix(args.users, args.events)
-    messages = [(str(e["user_id"]).encode(), orjson.dumps(e)) for e in events]
+    if args.batch_mean > 0:
+        messages = [(str(b[0]["user_id"]).encode(), orjson.dumps(b))
+                    for b in collector_batches(events, mean=args.batch_mean)]
+    else:
+        messages = [(str(e["user_id"]).encode(), orjson.dumps(e)) for e in events]
     users = len({key for key, _ in messages})
     runs: list[float] = []
     with ExitStack() as stack:
