@@ -1,8 +1,10 @@
 """Hot user states in the ingest agent: equal to the table after every step, gone after a failed
-step, an eviction or an assignment, read by ticks."""
+step, an eviction or an assignment, read by ticks; the same states, rows and outputs as without."""
 
 from __future__ import annotations
 
+import zlib
+from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import orjson
@@ -10,6 +12,7 @@ import pytest
 
 import agents.track_user_profiles as module
 from agents.track_user_profiles import track_user_profiles
+from bench.live_mix import collector_batches, live_mix
 from online_models.profile import DAY, UserState
 from streams.runtime.effects import Source
 from streams.runtime.tables import hot_profiles, profiles_for_user
@@ -124,3 +127,43 @@ async def test_tick__everyone_is_reassessed_from_hot_states_equal_to_the_table(
         state = UserState.from_dict(profiles_for_user[user])
         assert state.churn_risk != before[user]  # re-assessed, and kept
         assert held(user) == state
+
+
+@pytest.mark.parametrize("batch_mean", [0, 6])
+async def test_handle__the_same_states_rows_and_outputs_with_hot_states_on_and_off(
+    sink_put: AsyncMock, outputs: dict[str, AsyncMock], batch_mean: int
+) -> None:
+    events = live_mix(300, 1500)  # SYNTHETIC sessions of the last hour
+    groups = collector_batches(events, mean=batch_mean) if batch_mean else [[e] for e in events]
+    messages = [(str(g[0]["user_id"]).encode(), orjson.dumps(g if batch_mean else g[0]))
+                for g in groups]
+
+    async def run(capacity: int) -> tuple[Any, ...]:
+        profiles_for_user.data.clear()
+        hot_profiles.clear()
+        sink_put.reset_mock()
+        for mock in outputs.values():
+            mock.reset_mock()
+        fresh = WorkerState(max_future_skew_s=module.settings.max_future_skew_s)
+        fresh.ready(fresh.assignment)
+        offsets = [0] * 4
+        with patch.object(module, "worker", fresh), patch.object(hot_profiles, "capacity",
+                                                                 capacity):
+            for key, value in messages:
+                partition = zlib.crc32(key) % 4
+                await module.handle(Source("user-events", partition, offsets[partition], key),
+                                    value, None)
+                offsets[partition] += 1
+        table = {k: orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
+                 for k, v in profiles_for_user.data.items()}
+        sent = [(name, repr(call.kwargs)) for name, mock in outputs.items()
+                for call in mock.call_args_list]
+        puts = [repr(call.args) for call in sink_put.call_args_list]  # rows, ack, states
+        return table, sent, puts, fresh.stats
+
+    hits = hot_profiles.hits
+    off = await run(0)
+    on = await run(1000)
+    assert hot_profiles.hits > hits  # the second run did start from held states
+    assert on[3] == off[3] and on[3]["valid"] == len(events)
+    assert on[0] == off[0] and on[1] == off[1] and on[2] == off[2]
