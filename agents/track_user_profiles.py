@@ -1,9 +1,10 @@
 """Validate every ``user-events`` message, keep each user's live profile, score and segment.
 
 Take a message (one event, or a collector batch of one user's events), validate it, run the
-lifecycle step of online_models.engine on a copy of the user's state once for the message,
-publish the effects. Bad input goes to ``user-events-dlq`` with its reason and origin (a bad
-event of a batch alone, with its index; the others are applied). A valid message advances its
+lifecycle step of online_models.engine on a copy of the user's state once for the message
+(held decoded for recently active users, streams/runtime/hot_states.py), publish the
+effects. Bad input goes to ``user-events-dlq`` with its reason and origin (a bad event of a
+batch alone, with its index; the others are applied). A valid message advances its
 partition's watermark and re-assesses the silent users whose due time the watermark passed;
 an operator tick does the same without an event. Outputs are sent before the new state is
 kept, and the message is acked once the sink wrote its rows (streams/runtime/effects.py).
@@ -38,10 +39,10 @@ from streams.runtime.effects import (
     rekey_batch,
     send_dead_letter,
 )
-from streams.runtime.erasure import is_erased, locks, request_expiry
+from streams.runtime.erasure import locks, request_expiry, unerased
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import PROFILES, profile_row, sink
-from streams.runtime.tables import profiles_for_user
+from streams.runtime.tables import hot_profiles, profiles_for_user
 from streams.runtime.trust import tick_refusal
 from streams.runtime.worker_state import PartitionState, WorkerState
 from streams.settings import settings
@@ -61,6 +62,7 @@ worker = WorkerState(max_future_skew_s=settings.max_future_skew_s)
 async def forget_partitions(sender: Any, *args: Any, **kwargs: Any) -> None:
     """Partitions moved: complete the table and rebuild the partitions before the next event."""
     worker.assigned()
+    hot_profiles.clear()  # again before the first message (intake.prepare)
 
 
 async def reassess(users: list[str], part: PartitionState, watermark: float,
@@ -68,14 +70,14 @@ async def reassess(users: list[str], part: PartitionState, watermark: float,
     """Re-assess (silent) users at the watermark: labels, risk, alerts, segments."""
     bundle, config, count = models.current, settings.engine, 0
     for user_id in users:
-        raw = profiles_for_user.get(user_id)
+        raw = profiles_for_user.data.get(user_id)
         if raw is None:
             continue
         if expired(raw, watermark, settings.user_ttl_days):  # erasure hook: inactive too long
             await request_expiry(user_id, part.partition, float(raw["last_seen"]))
             continue
         count += 1
-        state = UserState.from_dict(raw)  # a copy: kept once its outputs are sent
+        state = hot_profiles.take(user_id, raw)  # a copy: kept once its outputs are sent
         risk_before, segments_before = state.churn_risk, dict(state.segments)
         out = on_tick(user_id, state, watermark=watermark, models=bundle, config=config)
         effects.step(user_id, state, out)
@@ -190,14 +192,16 @@ async def apply(src: Source, events: list[Event], ack: Ack | None) -> None:
     """Apply one message's valid events of its key's user: one state load, one assessment
     (if called for), one row and one state kept for the whole message."""
     # Privacy hooks (streams/privacy): pseudonyms from here on; erased events never return.
-    events = [pseudonymise(settings.pseudonym_key, e) for e in events]
+    if settings.pseudonym_key is not None:
+        events = [pseudonymise(settings.pseudonym_key, e) for e in events]
     user_id, part = events[0].user_id, worker[src.partition]
-    events = [e for e in events if not is_erased(user_id, e.ts)]
+    events = unerased(user_id, events)
     if not events:
         await ack_in_order(ack)
         return
     watermark = worker.event_time(src.partition, max(e.ts for e in events))
-    state = UserState.from_dict(profiles_for_user.get(user_id))  # a copy, kept after sends
+    # A copy, kept after the sends: held decoded if the user was recently active.
+    state = hot_profiles.take(user_id, profiles_for_user.data.get(user_id))
     out = on_events(user_id, state, events, models=models.current, config=settings.engine,
                     offset=src.offset)
     effects = Effects(part)
@@ -252,7 +256,9 @@ async def track_user_profiles(stream: StreamT[bytes]) -> None:
 
 @app.timer(interval=30.0)
 async def log_progress() -> None:
-    """A progress line for operators: counts since start, watermarks, sink state."""
-    log.info("ingest %s; watermarks %s; sink rows %d, pending %d, failures %d", worker.stats,
+    """A progress line for operators: counts since start, watermarks, sink and hot states."""
+    log.info("ingest %s; watermarks %s; sink rows %d, pending %d, failures %d; hot states %d "
+             "(hits %d, misses %d, evicted %d)", worker.stats,
              {p: int(w) for p, w in worker.watermarks().items()}, sink.rows_written,
-             sink.pending, sink.failures)
+             sink.pending, sink.failures, len(hot_profiles), hot_profiles.hits,
+             hot_profiles.misses, hot_profiles.evicted)

@@ -201,6 +201,9 @@ class Settings:
     db_lock_timeout_s: float = 10.0  # LIFELINE_DB_LOCK_TIMEOUT_S (0: none)
     max_future_skew_s: float = 86_400.0  # LIFELINE_MAX_FUTURE_SKEW_S
     max_batch_events: int = 500  # LIFELINE_MAX_BATCH_EVENTS: events per collector batch
+    # LIFELINE_HOT_STATES: decoded states of recently active users kept in memory per worker
+    # (streams/runtime/hot_states.py; 0: off)
+    hot_states: int = 20_000
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
     churn_min_labels: int = 2000  # LIFELINE_CHURN_MIN_LABELS: the learner serves no sooner
@@ -279,6 +282,7 @@ class Settings:
             db_lock_timeout_s=_float(env, "DB_LOCK_TIMEOUT_S", cls.db_lock_timeout_s),
             max_future_skew_s=_float(env, "MAX_FUTURE_SKEW_S", cls.max_future_skew_s),
             max_batch_events=_int(env, "MAX_BATCH_EVENTS", cls.max_batch_events, minimum=1),
+            hot_states=_int(env, "HOT_STATES", cls.hot_states, minimum=0),
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
             churn_min_labels=_int(env, "CHURN_MIN_LABELS", cls.churn_min_labels, minimum=1),

@@ -2,10 +2,11 @@
 
 A step (online_models.engine) works on a copy of the user's state. Its outputs and the new
 state are collected in an :class:`Effects`; :meth:`Effects.settle` first sends the outputs and
-only once the producer accepted every one of them keeps the new states (profile table and due
-schedule). A send that fails is a broker error: it is retried with backoff, never dead-lettered
-as bad input, and a message processed again after a crash (its state was not kept) produces
-the outputs that were not sent. :meth:`Effects.publish` then hands the rows, the kept states
+only once the producer accepted every one of them keeps the new states (profile table, its
+decoded copy in streams/runtime/hot_states.py, and due schedule). A send that fails is a
+broker error: it is retried with backoff, never dead-lettered as bad input, and a message
+processed again after a crash (its state was not kept) produces the outputs that were not
+sent. :meth:`Effects.publish` then hands the rows, the kept states
 (for the changelog) and the training examples to the database sink with the message's ack;
 a tick that re-assesses many users publishes in chunks of at most about ``max_rows`` rows
 and states.
@@ -32,7 +33,7 @@ from streams.runtime.channels import (
 )
 from streams.runtime.continuity import until_done
 from streams.runtime.outputs import ALERTS, OUTCOMES, alert_row, change_rows, outcome_row, sink
-from streams.runtime.tables import profiles_for_user
+from streams.runtime.tables import hot_profiles, profiles_for_user
 from streams.runtime.worker_state import PartitionState, WorkerState
 from streams.storage.database_sink import Ack, Row, Upsert
 
@@ -69,7 +70,8 @@ class Effects:
     def __init__(self, part: PartitionState, *, max_rows: int | None = None) -> None:
         self.part, self.max_rows = part, MAX_ROWS if max_rows is None else max_rows
         self._sends: deque[tuple[Any, bytes, bytes]] = deque()  # not yet accepted, in order
-        self._unkept: dict[str, tuple[dict[str, Any], float | None]] = {}  # state, next due
+        # user -> (its new state, that state as the table stores it, its next due time)
+        self._unkept: dict[str, tuple[UserState, dict[str, Any], float | None]] = {}
         self.rows: list[tuple[Upsert, Row]] = []
         self.states: dict[str, tuple[int, Any]] = {}  # kept states, for the changelog
         self.training: list[TrainingExample] = []
@@ -77,7 +79,7 @@ class Effects:
     def step(self, user_id: str, state: UserState, out: Emits) -> None:
         """Add one user's step: its outputs, rows, training examples and new state."""
         state.partition = self.part.partition
-        self._unkept[user_id] = (state.to_dict(), out.due)
+        self._unkept[user_id] = (state, state.to_dict(), out.due)
         self.training.extend(out.training)
         key = user_id.encode()
         for change in out.changes:
@@ -107,8 +109,9 @@ class Effects:
             await send(channel, key=key, value=message)
             self._sends.popleft()  # accepted: never sent again
         schedule, partition = self.part.schedule, self.part.partition
-        for user_id, (value, due) in self._unkept.items():
+        for user_id, (state, value, due) in self._unkept.items():
             profiles_for_user.data[user_id] = value  # changelog after the database write
+            hot_profiles.keep(user_id, state)  # the next step of the user starts from it
             self.states[user_id] = (partition, value)
             if due is None:
                 schedule.unschedule(user_id)

@@ -7,7 +7,8 @@ while a user of it is erased. In order, it
 
 1. flushes the database sink (rows and states of messages applied before the erasure
    reach the database and the changelog first, so nothing written later brings them back);
-2. drops the user's state from the table and the due schedule, and keeps an erased marker
+2. drops the user's state from the table, its decoded copy (hot_states.py) and the due
+   schedule, and keeps an erased marker
    (streams/privacy/erasure.py) in its place: events of the user up to the erasure's event
    time are dropped when they are read again (:func:`erased_before`);
 3. deletes the user's rows from every user table (streams/storage/erasure.py);
@@ -29,11 +30,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from online_models.contract import Event
 from streams.privacy.erasure import ErasureRequest, erased_before, erased_key, receipt
 from streams.runtime.continuity import until_done
 from streams.runtime.faust_private import changelog_sent_callback
 from streams.runtime.outputs import sink
-from streams.runtime.tables import profiles_for_user
+from streams.runtime.tables import hot_profiles, profiles_for_user
 from streams.settings import settings
 from streams.storage.erasure import delete_user_rows
 from streams.storage.schema import make_engine
@@ -69,12 +71,15 @@ class PartitionLocks:
 locks = PartitionLocks()
 
 
-def is_erased(user_id: str, ts: float) -> bool:
-    """True when an event of ``user_id`` at ``ts`` was erased already (drop it, counted)."""
-    if erased_before(profiles_for_user.data.get(erased_key(user_id)), ts):
-        stats["dropped"] += 1
-        return True
-    return False
+def unerased(user_id: str, events: list[Event]) -> list[Event]:
+    """``events`` of ``user_id`` without those erased already (dropped, counted): the ones
+    at or before the time of the user's erased marker. One look-up of the marker."""
+    marker = profiles_for_user.data.get(erased_key(user_id))
+    if marker is None:
+        return events
+    kept = [e for e in events if not erased_before(marker, e.ts)]
+    stats["dropped"] += len(events) - len(kept)
+    return kept
 
 
 _engine: list[Engine] = []
@@ -106,6 +111,7 @@ async def erase(request: ErasureRequest, user_key: str, partition: int, *,
     """
     await sink.flush()
     state = profiles_for_user.data.pop(user_key, None)
+    hot_profiles.drop(user_key)
     scheduled = unschedule(partition, user_key)
     last_seen = float((state or {}).get("last_seen") or 0.0)
     marker = {"at": max(request.at, last_seen)}

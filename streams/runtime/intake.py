@@ -1,11 +1,12 @@
 """Around each ``user-events`` message: ready the assignment, fill gaps, move the mark.
 
 The worker's side of continuity.py. Before the first message of an assignment the worker
-waits for the newest model, completes the table's recovery, rebuilds its partitions' runtime
-state from the table (:class:`WorkerState`) and gives partitions without a mark their start
-offset. Before every message, what the consumer skipped between the partition's mark and the
-message is read from the broker and applied first; after every message the mark moves past
-it, in the table and (with or after the message's states) in the changelog.
+forgets its hot states, waits for the newest model, completes the table's recovery, rebuilds
+its partitions' runtime state from the table (:class:`WorkerState`) and gives partitions
+without a mark their start offset. Before every message, what the consumer skipped between
+the partition's mark and the message is read from the broker and applied first; after every
+message the mark moves past it, in the table and (with or after the message's states) in the
+changelog.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from streams.runtime.continuity import (
 from streams.runtime.effects import Source
 from streams.runtime.model_follower import models
 from streams.runtime.outputs import sink
-from streams.runtime.tables import complete_recovery, profiles_for_user
+from streams.runtime.tables import complete_recovery, hot_profiles, profiles_for_user
 from streams.runtime.worker_state import WorkerState
 from streams.settings import settings
 from streams.storage.database_sink import Ack
@@ -41,6 +42,7 @@ Apply = Callable[[Source, bytes, Ack | None], Awaitable[None]]
 async def prepare(worker: WorkerState) -> None:
     """Before the first message of an assignment: newest model, complete table, partitions."""
     assignment = worker.assignment
+    hot_profiles.clear()  # the table is recovered: decode every user from it again
     await models.synced.wait()  # score with the newest published model, never a blank one
     await complete_recovery(profiles_for_user)
     worker.rebuild(profiles_for_user.items())  # one pass over the whole table

@@ -10,6 +10,7 @@ from faust.types import TP
 
 from streams.app import app
 from streams.runtime.faust_private import recovered_offsets, table_key, table_value
+from streams.runtime.hot_states import HotStates
 from streams.runtime.offsets import log_ends, stop_quietly
 from streams.settings import settings
 from streams.topics import CHANGELOG_CONFIGS
@@ -24,6 +25,10 @@ profiles_for_user = app.Table(
     partitions=settings.partitions,
     extra_topic_configs=CHANGELOG_CONFIGS,  # erased users leave the changelog within days
 )
+
+# The same states of recently active users, decoded (streams/runtime/hot_states.py): a step
+# starts from one instead of decoding the table's value. Cleared on every assignment.
+hot_profiles = HotStates(settings.hot_states)
 
 
 async def complete_recovery(table: Any) -> int:

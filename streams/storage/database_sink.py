@@ -113,7 +113,10 @@ class Sink:
 
     def add(self, spec: Upsert, row: Row) -> None:
         """Buffer one row without an ack (its message is acked by a later :meth:`put`)."""
-        self._rows.setdefault(spec, {})[tuple(row[k] for k in spec.keys)] = row
+        by_key = self._rows.get(spec)
+        if by_key is None:
+            by_key = self._rows[spec] = {}
+        by_key[spec.key_of(row)] = row
         self._buffered += 1
 
     def mark(self, key: Any, partition: int, value: Any) -> None:

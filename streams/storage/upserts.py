@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, Table, func
@@ -19,12 +20,23 @@ class Upsert:
     ``keys`` is the natural/deterministic key; ``guard`` (optional) is a monotonic column:
     a row never overwrites a stored row whose guard is larger (an older in-flight write
     after a rebalance cannot undo a newer one). ``update=False`` inserts once, never updates.
+    :meth:`key_of` gives a row's key (a value for one key column, a tuple for more).
     """
 
     table: Table
     keys: tuple[str, ...]
     guard: str | None = None
     update: bool = True
+    # Computed once: a spec is hashed and a row's key read for every buffered row.
+    _hash: int = field(init=False, repr=False, compare=False)
+    key_of: Callable[[Row], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.table, self.keys, self.guard, self.update)))
+        object.__setattr__(self, "key_of", itemgetter(*self.keys))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def _statement(spec: Upsert, dialect_name: str, columns: tuple[str, ...]) -> Any:

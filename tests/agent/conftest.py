@@ -23,16 +23,19 @@ def _memory_app() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def worker() -> Iterator[WorkerState]:
-    """A fresh worker state and an empty profile table per test: nothing leaks between tests."""
+    """A fresh worker state, an empty profile table and no hot states per test: nothing leaks
+    between tests."""
     import agents.track_user_profiles as module
-    from streams.runtime.tables import profiles_for_user
+    from streams.runtime.tables import hot_profiles, profiles_for_user
     from streams.settings import settings
 
     fresh = WorkerState(max_future_skew_s=settings.max_future_skew_s)
     profiles_for_user.data.clear()
+    hot_profiles.clear()
     with patch.object(module, "worker", fresh):
         yield fresh
     profiles_for_user.data.clear()
+    hot_profiles.clear()
 
 
 @pytest.fixture()

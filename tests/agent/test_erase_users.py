@@ -15,7 +15,7 @@ from agents.erase_users import erase_users
 from agents.track_user_profiles import track_user_profiles
 from streams.privacy.erasure import erased_key, request_value
 from streams.privacy.pseudonyms import pseudonym
-from streams.runtime.tables import profiles_for_user
+from streams.runtime.tables import hot_profiles, profiles_for_user
 
 pytestmark = pytest.mark.agent
 
@@ -78,6 +78,22 @@ async def test_erase_users__a_user_who_comes_back_later_starts_a_new_profile(
     async with track_user_profiles.test_context() as ingest:
         await ingest.put(event("u-back", "e2", TS + 100), key=b"u-back", partition=0)
     assert profiles_for_user["u-back"]["events"] == 1
+
+
+async def test_erase_users__a_hot_user_is_erased_and_comes_back_from_nothing(
+        sink_put: AsyncMock, erasure_io: dict[str, AsyncMock]) -> None:
+    async with track_user_profiles.test_context() as ingest:
+        await ingest.put(event("u-hot", "e1", TS), key=b"u-hot", partition=0)
+        await ingest.put(event("u-hot", "e2", TS + 5), key=b"u-hot", partition=0)
+    assert "u-hot" in hot_profiles  # its decoded state is held
+    async with erase_users.test_context() as agent:
+        await agent.put(request_value("u-hot", at=TS + 10), key=b"u-hot", partition=0)
+    assert "u-hot" not in hot_profiles and profiles_for_user.get("u-hot") is None
+    async with track_user_profiles.test_context() as ingest:
+        await ingest.put(event("u-hot", "e3", TS + 6), key=b"u-hot", partition=0)  # erased
+        await ingest.put(event("u-hot", "e4", TS + 100), key=b"u-hot", partition=0)
+    state = profiles_for_user["u-hot"]
+    assert (state["events"], state["purchases"]) == (1, 1)
 
 
 async def test_erase_users__expiry_dropped_when_the_user_came_back(
