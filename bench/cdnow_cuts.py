@@ -1,7 +1,8 @@
 """CDNOW at every cut, one replay: Lifeline's churn risk vs BG/NBD (lifetimes) and recency.
 
 Run: ``python -m bench.cdnow --every-cut [--cuts 1997-04-15,1997-08-20]
-[--churn-horizon-days 90] [--snapshot-examples 2000]`` (no broker, no database; ~minutes).
+[--churn-horizon-days 90] [--snapshot-examples 2000] [--ceiling]`` (no broker, no database;
+~minutes).
 
 Method
 ------
@@ -32,6 +33,15 @@ calibration data to the cut (``-E[purchases in the next 13 / 26 weeks]``, weeks 
 resolution, as ``bench.cdnow``) and for recency alone (days since the last purchase); the log
 loss of ``churn_risk`` vs the 13-week target (and of the constant base rate); the candidate
 that served, its window AUC and the fitted BG/NBD parameters in the bundle.
+
+With ``--ceiling``, also a *hindsight* reference per cut (``bench/hindsight.py``): every
+scored customer's learner inputs (``learner_inputs`` of his churn features at the rescore,
+with the served bundle's fitted BG/NBD parameters and the churn horizon: what the online
+learner reads), standardised, and a logistic regression fitted by 5-fold cross-validation
+(stratified, seed 0) *on that cut's own 13 / 26-week outcomes*; the ROC AUC of its
+out-of-fold predictions. It is fitted on the outcomes it is scored on, so it is not a model
+anyone could deploy: it is about the best ranking a linear function of the learner's inputs
+can give at that cut, a ceiling for the learner's gain over BG/NBD.
 """
 
 from __future__ import annotations
@@ -217,6 +227,7 @@ class CutRow:
     fitted: dict[str, Any]
     reference: dict[str, float]
     at_cut: dict[str, float]  # 13-week AUC of every candidate on everyone at the cut
+    ceiling: dict[int, float] = field(default_factory=dict)  # weeks -> hindsight AUC
 
 
 def candidates_at_cut(replay: Replay, customers: Sequence[str], at: float,
@@ -235,8 +246,24 @@ def candidates_at_cut(replay: Replay, customers: Sequence[str], at: float,
     return out
 
 
+def hindsight_inputs(replay: Replay, customers: Sequence[str], at: float) -> np.ndarray:
+    """Every customer's learner inputs at ``at`` (the served bundle's fitted BG/NBD
+    parameters, the churn horizon), one row each, columns in sorted name order."""
+    from bench.hindsight import design
+    from online_models.candidates import learner_inputs
+    from online_models.churn import churn_features
+
+    params = replay.scorer.priors.params
+    rows = [learner_inputs(churn_features(UserState.from_dict(replay.states[c]), at,
+                                          params=params),
+                           params=params, horizon_days=replay.config.horizon_days)
+            for c in customers]
+    return design(rows)[1]
+
+
 def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
-                 days: Mapping[str, list[date]], replay: Replay) -> CutRow:
+                 days: Mapping[str, list[date]], replay: Replay, *,
+                 ceiling: bool = False) -> CutRow:
     scorer = replay.scorer
     horizons = [w for w in (13, 26) if cut + timedelta(weeks=w) <= DATA_END]
     ref = lifetimes_reference(frame, cut, horizons)
@@ -244,6 +271,8 @@ def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
     if np.isnan(risk).any():
         raise RuntimeError(f"{int(np.isnan(risk).sum())} customers have no churn risk")
     auc: dict[int, tuple[float, float, float]] = {}
+    hindsight: dict[int, float] = {}
+    inputs = hindsight_inputs(replay, ref.customers, _midnight_after(cut)) if ceiling else None
     y13 = np.zeros(0)
     for weeks in horizons:
         back = returned_within(days, cut, weeks)
@@ -252,12 +281,16 @@ def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
             y13 = y
         auc[weeks] = (exact_auc(risk, y), exact_auc(-ref.expected[weeks], y),
                       exact_auc(ref.recency_days, y))
+        if inputs is not None:
+            from bench.hindsight import cv_logistic_oof
+
+            hindsight[weeks] = exact_auc(cv_logistic_oof(inputs, y, k=5, seed=0), y)
     metrics = scorer.metrics()
     served = metrics["candidates"].get(metrics["serving"], {}).get("auc")
     at_cut = candidates_at_cut(replay, ref.customers, _midnight_after(cut), y13)
     return CutRow(cut, len(ref.customers), auc,
                   (log_loss(risk, y13), log_loss(np.full_like(y13, y13.mean()), y13)),
-                  metrics["serving"], served, metrics["priors"], ref.params, at_cut)
+                  metrics["serving"], served, metrics["priors"], ref.params, at_cut, hindsight)
 
 
 def _f(v: float | None, spec: str = ".4f") -> str:
@@ -266,8 +299,10 @@ def _f(v: float | None, spec: str = ".4f") -> str:
 
 def print_table(rows: Sequence[CutRow], tolerance: float = 0.005) -> bool:
     """The per-cut table and the targets; True when every target holds."""
+    hindsight = any(row.ceiling for row in rows)
+    extra = f" | {'ceiling 13w':>11} {'ceiling 26w':>11}" if hindsight else ""
     print(f"{'cut':<10} {'cust':>6} | {'L13':>6} {'BG13':>6} {'rec13':>6} | {'L26':>6} "
-          f"{'BG26':>6} {'rec26':>6} | {'LL13':>6} {'base':>6} | serving (window AUC)")
+          f"{'BG26':>6} {'rec26':>6} | {'LL13':>6} {'base':>6} | serving (window AUC){extra}")
     ok = True
     for row in rows:
         cells = []
@@ -279,7 +314,9 @@ def print_table(rows: Sequence[CutRow], tolerance: float = 0.005) -> bool:
                 cells[-1] += "*"
         print(f"{row.cut!s:<10} {row.customers:>6} | {cells[0]} | {cells[1]} | "
               f"{row.logloss[0]:>6.4f} {row.logloss[1]:>6.4f} | {row.serving} "
-              f"({_f(row.window_auc, '.3f')})")
+              f"({_f(row.window_auc, '.3f')})"
+              + (f" | {_f(row.ceiling.get(13), '.4f'):>11} {_f(row.ceiling.get(26), '.4f'):>11}"
+                 if hindsight else ""))
     for weeks in (13, 26):
         have = [r.auc[weeks] for r in rows if weeks in r.auc]
         if not have:
@@ -290,14 +327,24 @@ def print_table(rows: Sequence[CutRow], tolerance: float = 0.005) -> bool:
               f"{mean[1]:.4f}, recency {mean[2]:.4f}; Lifeline - BG/NBD = {gain:+.4f} "
               f"(target >= +0.01: {'PASS' if gain >= 0.01 else 'FAIL'})")
         ok = ok and gain >= 0.01
+        both = [(r.auc[weeks], r.ceiling[weeks]) for r in rows
+                if weeks in r.auc and weeks in r.ceiling]
+        if both:
+            ref_bg = float(np.mean([a[1] for a, _ in both]))
+            print(f"  hindsight, {weeks} weeks, {len(both)} cuts: mean gain over BG/NBD of "
+                  f"Lifeline {np.mean([a[0] for a, _ in both]) - ref_bg:+.4f}, of the "
+                  f"ceiling {np.mean([c for _, c in both]) - ref_bg:+.4f} (5-fold CV "
+                  f"logistic regression on the learner's inputs, fitted on the outcomes it is "
+                  f"scored on: a reference, not a deployable model)")
     print(f"target at every cut (Lifeline >= BG/NBD - {tolerance} and >= recency - {tolerance};"
           f" * marks a miss) and means: {'PASS' if ok else 'FAIL'}")
     return ok
 
 
 def run(cuts: Sequence[date], *, horizon_days: float = 90.0,
-        snapshot_examples: int = 2000) -> list[CutRow]:
-    """One replay of CDNOW; evaluate at every cut (in time order)."""
+        snapshot_examples: int = 2000, ceiling: bool = False) -> list[CutRow]:
+    """One replay of CDNOW; evaluate at every cut (in time order); ``ceiling`` adds the
+    hindsight reference (not a deployable model, see the module docstring)."""
     import pandas as pd
 
     from streams.data.datasets import cdnow_events
@@ -321,7 +368,7 @@ def run(cuts: Sequence[date], *, horizon_days: float = 90.0,
             i += 1
         risks = replay.rescore_everyone(end)
         replay_seconds += time.perf_counter() - t0
-        row = evaluate_cut(cut, risks, frame, days, replay)
+        row = evaluate_cut(cut, risks, frame, days, replay, ceiling=ceiling)
         rows.append(row)
         window = {n: m.get("auc") for n, m in replay.scorer.metrics()["candidates"].items()}
         print(f"cut {cut}: {i:,} events, {replay.ticks:,} re-assessments, "
@@ -329,7 +376,10 @@ def run(cuts: Sequence[date], *, horizon_days: float = 90.0,
               f"13w AUC {row.auc[13][0]:.4f} vs BG/NBD {row.auc[13][1]:.4f} "
               f"({time.perf_counter() - started:.0f}s)\n  window AUC {window}\n  "
               f"13w AUC at the cut {({n: round(v, 4) for n, v in row.at_cut.items()})}\n  "
-              f"priors {row.fitted}\n  lifetimes {row.reference}", flush=True)
+              f"priors {row.fitted}\n  lifetimes {row.reference}"
+              + (f"\n  hindsight ceiling (CV on the cut's own outcomes) "
+                 f"{ {w: round(v, 4) for w, v in row.ceiling.items()} }" if row.ceiling else ""),
+              flush=True)
     print(f"replay (engine + trainer) {replay_seconds:.0f}s, total "
           f"{time.perf_counter() - started:.0f}s")
     last = replay.trainer.metrics()
