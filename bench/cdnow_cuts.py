@@ -230,34 +230,38 @@ class CutRow:
     ceiling: dict[int, float] = field(default_factory=dict)  # weeks -> hindsight AUC
 
 
-def candidates_at_cut(replay: Replay, customers: Sequence[str], at: float,
+def features_at(replay: Replay, customers: Sequence[str], at: float) -> list[dict[str, Any]]:
+    """Every customer's churn features at ``at`` (with the served bundle's fitted BG/NBD
+    parameters), in the order of ``customers``."""
+    from online_models.churn import churn_features
+
+    params = replay.scorer.priors.params
+    return [churn_features(UserState.from_dict(replay.states[c]), at, params=params)
+            for c in customers]
+
+
+def candidates_at_cut(replay: Replay, features: Sequence[dict[str, Any]],
                       y: np.ndarray) -> dict[str, float]:
     """Diagnostic: the 13-week AUC every candidate of the served bundle would have had."""
     from online_models.champion import STACK
-    from online_models.churn import churn_features
 
     scorer = replay.scorer
-    params = scorer.priors.params
-    scores = [scorer.scores(churn_features(UserState.from_dict(replay.states[c]), at,
-                                           params=params)) for c in customers]
+    scores = [scorer.scores(x) for x in features]
     out = {n: exact_auc(np.array([s[n] for s in scores]), y) for n in scores[0]}
     out[STACK] = exact_auc(np.array([scorer.champion.serve(s, serving=STACK) for s in scores]),
                            y)
     return out
 
 
-def hindsight_inputs(replay: Replay, customers: Sequence[str], at: float) -> np.ndarray:
-    """Every customer's learner inputs at ``at`` (the served bundle's fitted BG/NBD
+def hindsight_inputs(replay: Replay, features: Sequence[dict[str, Any]]) -> np.ndarray:
+    """The learner inputs of churn ``features`` (the served bundle's fitted BG/NBD
     parameters, the churn horizon), one row each, columns in sorted name order."""
     from bench.hindsight import design
     from online_models.candidates import learner_inputs
-    from online_models.churn import churn_features
 
     params = replay.scorer.priors.params
-    rows = [learner_inputs(churn_features(UserState.from_dict(replay.states[c]), at,
-                                          params=params),
-                           params=params, horizon_days=replay.config.horizon_days)
-            for c in customers]
+    rows = [learner_inputs(x, params=params, horizon_days=replay.config.horizon_days)
+            for x in features]
     return design(rows)[1]
 
 
@@ -272,7 +276,8 @@ def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
         raise RuntimeError(f"{int(np.isnan(risk).sum())} customers have no churn risk")
     auc: dict[int, tuple[float, float, float]] = {}
     hindsight: dict[int, float] = {}
-    inputs = hindsight_inputs(replay, ref.customers, _midnight_after(cut)) if ceiling else None
+    features = features_at(replay, ref.customers, _midnight_after(cut))
+    inputs = hindsight_inputs(replay, features) if ceiling else None
     y13 = np.zeros(0)
     for weeks in horizons:
         back = returned_within(days, cut, weeks)
@@ -287,7 +292,7 @@ def evaluate_cut(cut: date, risks: Mapping[str, float], frame: Any,
             hindsight[weeks] = exact_auc(cv_logistic_oof(inputs, y, k=5, seed=0), y)
     metrics = scorer.metrics()
     served = metrics["candidates"].get(metrics["serving"], {}).get("auc")
-    at_cut = candidates_at_cut(replay, ref.customers, _midnight_after(cut), y13)
+    at_cut = candidates_at_cut(replay, features, y13)
     return CutRow(cut, len(ref.customers), auc,
                   (log_loss(risk, y13), log_loss(np.full_like(y13, y13.mean()), y13)),
                   metrics["serving"], served, metrics["priors"], ref.params, at_cut, hindsight)
