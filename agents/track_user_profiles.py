@@ -73,11 +73,11 @@ async def reassess(users: list[str], part: PartitionState, watermark: float,
         raw = profiles_for_user.data.get(user_id)
         if raw is None:
             continue
-        if expired(raw, watermark, settings.user_ttl_days):  # erasure hook: inactive too long
-            await request_expiry(user_id, part.partition, float(raw["last_seen"]))
+        state = hot_profiles.take(user_id, raw)  # a copy: kept once its outputs are sent
+        if expired(state.last_seen, watermark, settings.user_ttl_days):  # erasure hook
+            await request_expiry(user_id, part.partition, float(state.last_seen or 0.0))
             continue
         count += 1
-        state = hot_profiles.take(user_id, raw)  # a copy: kept once its outputs are sent
         risk_before, segments_before = state.churn_risk, dict(state.segments)
         out = on_tick(user_id, state, watermark=watermark, models=bundle, config=config)
         effects.step(user_id, state, out)

@@ -14,8 +14,8 @@ RSS per user, two ways
       grows with users in the worker: the memory-store table, the due schedule, dedupe
       windows, allocator overhead; GC and sink buffers add noise, so it is printed with the
       users it was fitted over.
-    * ``table_bytes_per_user(events)``: in a fresh subprocess, the decoded state dicts of the
-      users (what the memory store keeps, ``state.to_dict()``) are cloned under new user ids
+    * ``table_bytes_per_user(events)``: in a fresh subprocess, the serialized states of the
+      users (what the memory store keeps, ``state.to_bytes()``) are cloned under new user ids
       to 3 sizes (``TABLE_SIZES``), and the subprocess's RSS is read after each; the slope
       over the 3 sizes is the table's own memory per user (no worker around it).
 
@@ -131,8 +131,8 @@ out.append((0, proc.memory_info().rss))
 i = 0
 for size in sizes:
     while len(table) < size:
-        # a decoded copy per user, as the memory store keeps a dict per key
-        table[f"syn-live-clone-{i}"] = orjson.loads(states[i % len(states)])
+        # a copy of the serialized state per user, as the memory store keeps it
+        table[f"syn-live-clone-{i}"] = states[i % len(states)].encode()
         i += 1
     gc.collect()
     out.append((len(table), proc.memory_info().rss))
@@ -143,7 +143,7 @@ print(orjson.dumps(out).decode())
 def table_bytes_per_user(events: Sequence[dict[str, Any]],
                          sizes: Sequence[int] = TABLE_SIZES) -> tuple[float, list[Any]]:
     """Memory-store bytes per user (slope over ``sizes``) and the (users, RSS) points."""
-    encoded = [orjson.dumps(s.to_dict()).decode() for s in final_states(events).values()]
+    encoded = [s.to_bytes().decode() for s in final_states(events).values()]
     result = subprocess.run(
         [sys.executable, "-c", _TABLE_PROBE, ",".join(str(s) for s in sizes)],
         input=orjson.dumps(encoded), capture_output=True, check=True, cwd=ROOT, timeout=600,

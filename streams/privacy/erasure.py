@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from online_models.contract import parse_ts
-from online_models.profile import DAY
+from online_models.profile import DAY, stored
 
 ERASED_PREFIX = "\x00lifeline-erased:"
 REASONS = ("request", "ttl")
@@ -50,13 +50,15 @@ def is_erased_key(key: Any) -> bool:
 
 
 def erased_before(marker: Any, ts: float) -> bool:
-    """True when an event at ``ts`` is covered by the user's erased ``marker`` (or None).
+    """True when an event at ``ts`` is covered by the user's erased ``marker`` (the table's
+    value, ``{"at": ts}`` as JSON bytes, or None).
 
-    >>> erased_before({"at": 100.0}, 99.0), erased_before({"at": 100.0}, 101.0)
+    >>> erased_before(b'{"at":100.0}', 99.0), erased_before({"at": 100.0}, 101.0)
     (True, False)
     >>> erased_before(None, 1.0)
     False
     """
+    marker = stored(marker)
     return isinstance(marker, dict) and ts <= float(marker.get("at", 0.0))
 
 
@@ -115,19 +117,18 @@ def parse_request(value: bytes | None, *, now: float) -> ErasureRequest | str:
     return ErasureRequest(user_id, request_id, float(cutoff), reason, bool(raw.get("internal")))
 
 
-def expired(state: Any, watermark: float, ttl_days: float) -> bool:
-    """True when a user's state (table value) was last seen more than ``ttl_days`` before
-    ``watermark`` (event time); never with ``ttl_days`` 0.
+def expired(last_seen: float | None, watermark: float, ttl_days: float) -> bool:
+    """True when a user last seen at ``last_seen`` (event time; None: never) was last seen
+    more than ``ttl_days`` before ``watermark``; never with ``ttl_days`` 0.
 
-    >>> expired({"last_seen": 0.0}, 731 * DAY, 730), expired({"last_seen": 0.0}, 700 * DAY, 730)
-    (True, False)
-    >>> expired({"last_seen": 0.0}, 9e9, 0)
+    >>> expired(0.0, 731 * DAY, 730), expired(0.0, 700 * DAY, 730), expired(None, 9e9, 1)
+    (True, False, False)
+    >>> expired(0.0, 9e9, 0)
     False
     """
-    if ttl_days <= 0 or not isinstance(state, dict):
+    if ttl_days <= 0 or last_seen is None:
         return False
-    last = state.get("last_seen")
-    return last is not None and watermark - float(last) > ttl_days * DAY
+    return watermark - last_seen > ttl_days * DAY
 
 
 def iso(ts: float) -> str:

@@ -71,7 +71,7 @@ class Effects:
         self.part, self.max_rows = part, MAX_ROWS if max_rows is None else max_rows
         self._sends: deque[tuple[Any, bytes, bytes]] = deque()  # not yet accepted, in order
         # user -> (its new state, that state as the table stores it, its next due time)
-        self._unkept: dict[str, tuple[UserState, dict[str, Any], float | None]] = {}
+        self._unkept: dict[str, tuple[UserState, bytes, float | None]] = {}
         self.rows: list[tuple[Upsert, Row]] = []
         self.states: dict[str, tuple[int, Any]] = {}  # kept states, for the changelog
         self.training: list[TrainingExample] = []
@@ -79,7 +79,7 @@ class Effects:
     def step(self, user_id: str, state: UserState, out: Emits) -> None:
         """Add one user's step: its outputs, rows, training examples and new state."""
         state.partition = self.part.partition
-        self._unkept[user_id] = (state, state.to_dict(), out.due)
+        self._unkept[user_id] = (state, state.to_bytes(), out.due)
         self.training.extend(out.training)
         key = user_id.encode()
         for change in out.changes:

@@ -28,9 +28,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Engine
 
 from online_models.contract import Event
+from online_models.profile import stored
 from streams.privacy.erasure import ErasureRequest, erased_before, erased_key, receipt
 from streams.runtime.continuity import until_done
 from streams.runtime.faust_private import changelog_sent_callback
@@ -97,7 +99,6 @@ async def write_changelog(items: dict[str, Any], partition: int) -> None:
     table = profiles_for_user
     pending = [await table.changelog_topic.send(
         key=key, value=value, partition=partition,
-        value_serializer="raw" if value is None else None,
         callback=changelog_sent_callback(table)) for key, value in items.items()]
     await asyncio.gather(*pending)
 
@@ -113,8 +114,9 @@ async def erase(request: ErasureRequest, user_key: str, partition: int, *,
     state = profiles_for_user.data.pop(user_key, None)
     hot_profiles.drop(user_key)
     scheduled = unschedule(partition, user_key)
-    last_seen = float((state or {}).get("last_seen") or 0.0)
-    marker = {"at": max(request.at, last_seen)}
+    last_seen = float((stored(state) or {}).get("last_seen") or 0.0)
+    covered_to = max(request.at, last_seen)
+    marker = bytes(memoryview(orjson.dumps({"at": covered_to})))  # right-sized: kept for long
     profiles_for_user.data[erased_key(user_key)] = marker
     rows = await until_done(f"erasing the rows of a user of partition {partition}",
                             lambda: asyncio.to_thread(_delete_rows, user_key))
@@ -123,7 +125,7 @@ async def erase(request: ErasureRequest, user_key: str, partition: int, *,
     stats["erased"] += 1
     log.info("erased a user of partition %s (request %s, %s): state %s, schedule %s, rows %s",
              partition, request.request_id, request.reason, state is not None, scheduled, rows)
-    return receipt(request, user_key, covered_to=marker["at"], erased_at=time.time(),
+    return receipt(request, user_key, covered_to=covered_to, erased_at=time.time(),
                    state=state is not None, schedule=scheduled, rows=rows)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from online_models.profile import UserState
+from online_models.profile import UserState, stored
 
 
 class HotStates:
@@ -66,13 +66,13 @@ class HotStates:
         """The users held, least recently kept first."""
         return list(self._states)
 
-    def take(self, user_id: str, raw: dict[str, Any] | None) -> UserState:
+    def take(self, user_id: str, raw: bytes | dict[str, Any] | None) -> UserState:
         """The user's kept state for a step: the held one (no longer held until
-        :meth:`keep`), else ``raw`` (the table's value) decoded."""
+        :meth:`keep`), else ``raw`` (the table's value, :meth:`UserState.to_bytes`) decoded."""
         state = self._states.pop(user_id, None)
         if state is None:
             self.misses += 1
-            return UserState.from_dict(raw)
+            return UserState.from_dict(stored(raw))
         self.hits += 1
         return detached(state)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiokafka import TopicPartition
 from faust.types import TP
 
@@ -82,7 +83,8 @@ async def before(worker: WorkerState, src: Source, apply: Apply) -> None:
 
 def applied(worker: WorkerState, src: Source) -> None:
     """Move the partition's mark past ``src`` (call it once ``src`` is processed)."""
-    key, mark = mark_key(src.partition), worker[src.partition].advance_mark(src.offset)
+    key = mark_key(src.partition)
+    mark = orjson.dumps(worker[src.partition].advance_mark(src.offset))
     profiles_for_user.data[key] = mark
     sink.mark(key, src.partition, mark)  # reaches the changelog with (or after) the states
 

@@ -17,11 +17,17 @@ from streams.topics import CHANGELOG_CONFIGS
 
 log = logging.getLogger(__name__)
 
-# user id -> online_models.profile.UserState as its compact dict (UserState.to_dict()).
+# user id -> online_models.profile.UserState as its compact JSON bytes (UserState.to_bytes()),
+# stored as they are in the changelog ("raw"): a third of a decoded dict's memory, and a
+# changelog write serializes nothing. Two other kinds of keys hold JSON bytes too: a
+# partition's mark (streams/runtime/continuity.py) and an erased user's marker
+# (streams/privacy/erasure.py); online_models.profile.stored decodes any of them. Records
+# written by Faust's json codec (before) are JSON bytes too: they load unchanged.
 profiles_for_user = app.Table(
     "profiles_for_user",
     default=None,
     key_type=str,
+    value_type=bytes,  # Faust stores and sends it "raw"
     partitions=settings.partitions,
     extra_topic_configs=CHANGELOG_CONFIGS,  # erased users leave the changelog within days
 )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from online_models.profile import placement
+from online_models.profile import placement, stored
 from online_models.schedule import DueSchedule
 from streams.runtime.continuity import mark_partition
 
@@ -111,9 +111,9 @@ class WorkerState:
         """Watermarks, due schedules and marks, from one pass over the profile table.
 
         >>> worker = WorkerState(now=lambda: 500.0)
-        >>> worker.rebuild([("u1", {"last_seen": 90.0, "ext": {"p": 1, "due": 120}}),
-        ...                 ("u2", {"last_seen": 900.0, "ext": {"p": 1}}),
-        ...                 ("\\x00lifeline-next-offset:1", {"next": 7})])
+        >>> worker.rebuild([("u1", b'{"last_seen":90.0,"ext":{"p":1,"due":120}}'),
+        ...                 ("u2", b'{"last_seen":900.0,"ext":{"p":1}}'),
+        ...                 ("\\x00lifeline-next-offset:1", b'{"next":7}')])
         >>> part = worker[1]
         >>> part.watermark, part.schedule.due_at("u1"), part.mark, part.delivered
         (500.0, 120.0, 7, None)
@@ -123,6 +123,7 @@ class WorkerState:
         for key, raw in table:
             marked = mark_partition(key)
             if marked is not None:
+                raw = stored(raw)
                 if isinstance(raw, dict) and "next" in raw:
                     self[marked].mark = int(raw["next"])
                 continue

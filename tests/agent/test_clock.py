@@ -47,7 +47,7 @@ async def test_tick__fifty_years_ahead_is_capped_and_turns_nobody_churned(
     assert worker[0].watermark == NOW + settings.max_future_skew_s
     # Nobody was due a day ahead; the 'all' tick re-assessed each user once (not ~1,000 times).
     assert worker.stats["ticks"] - before == len(users)
-    lifecycles = {UserState.from_dict(profiles_for_user[u]).segments["lifecycle"] for u in users}
+    lifecycles = {UserState.from_bytes(profiles_for_user[u]).segments["lifecycle"] for u in users}
     assert lifecycles == {"new"}
     labels = [ex for call in sink_put.call_args_list for ex in call.kwargs.get("outbox", ())
               if isinstance(ex, ChurnLabel)]
@@ -74,7 +74,7 @@ async def test_tick__many_users_reach_the_sink_in_bounded_chunks_acked_once(
     assert {u for c in calls for u in c.args[2] or {}} == set(users)  # every new state
     acks = [c.args[1] is not None for c in calls]
     assert acks == [False] * (len(calls) - 1) + [True]  # the tick is acked after all its rows
-    moved = {UserState.from_dict(profiles_for_user[u]).segments["lifecycle"] for u in users}
+    moved = {UserState.from_bytes(profiles_for_user[u]).segments["lifecycle"] for u in users}
     assert moved == {"active"}  # 40 days after a first purchase (new_days = 30)
 
 
@@ -87,7 +87,7 @@ async def test_track_user_profiles__future_event_is_applied_but_holds_the_waterm
         assert worker[0].watermark == NOW - 60
         await agent.put(purchase("ahead", NOW + 3600), key=b"ahead", partition=0)
         await put_tick(agent, None, everyone=False)
-    state = UserState.from_dict(profiles_for_user["ahead"])
+    state = UserState.from_bytes(profiles_for_user["ahead"])
     assert (state.events, state.last_seen) == (1, NOW + 3600)  # applied as stamped
     assert worker[0].watermark == NOW  # ... but the partition's clock stops at now
     dead_letters_send.assert_not_called()

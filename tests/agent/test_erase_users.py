@@ -13,6 +13,7 @@ import agents.erase_users as erase_module
 import agents.track_user_profiles as ingest_module
 from agents.erase_users import erase_users
 from agents.track_user_profiles import track_user_profiles
+from online_models.profile import stored
 from streams.privacy.erasure import erased_key, request_value
 from streams.privacy.pseudonyms import pseudonym
 from streams.runtime.tables import hot_profiles, profiles_for_user
@@ -58,11 +59,11 @@ async def test_erase_users__pseudonymous_user_erased_and_old_events_never_return
             for i in range(3):  # the same history again, and an older event
                 await ingest.put(event("u-raw", f"e{i}", TS - i), key=b"u-raw", partition=0)
     assert profiles_for_user.get(alias) is None
-    assert profiles_for_user.data[erased_key(alias)] == {"at": TS + 10}
+    assert stored(profiles_for_user.data[erased_key(alias)]) == {"at": TS + 10}
     erasure_io["flush"].assert_awaited()
     assert erasure_io["delete"].call_args.args == (alias,)
     written = erasure_io["changelog"].call_args.args[0]
-    assert written == {alias: None, erased_key(alias): {"at": TS + 10}}
+    assert written == {alias: None, erased_key(alias): orjson.dumps({"at": TS + 10})}
     receipt = erasure_io["receipt"].call_args.kwargs
     assert receipt["key"] == alias.encode() and receipt["value"]["request_id"] == "r1"
     assert receipt["value"]["removed"]["state"] is True
@@ -77,7 +78,7 @@ async def test_erase_users__a_user_who_comes_back_later_starts_a_new_profile(
         await agent.put(request_value("u-back", at=TS + 10), key=b"u-back", partition=0)
     async with track_user_profiles.test_context() as ingest:
         await ingest.put(event("u-back", "e2", TS + 100), key=b"u-back", partition=0)
-    assert profiles_for_user["u-back"]["events"] == 1
+    assert stored(profiles_for_user["u-back"])["events"] == 1
 
 
 async def test_erase_users__a_hot_user_is_erased_and_comes_back_from_nothing(
@@ -92,7 +93,7 @@ async def test_erase_users__a_hot_user_is_erased_and_comes_back_from_nothing(
     async with track_user_profiles.test_context() as ingest:
         await ingest.put(event("u-hot", "e3", TS + 6), key=b"u-hot", partition=0)  # erased
         await ingest.put(event("u-hot", "e4", TS + 100), key=b"u-hot", partition=0)
-    state = profiles_for_user["u-hot"]
+    state = stored(profiles_for_user["u-hot"])
     assert (state["events"], state["purchases"]) == (1, 1)
 
 
@@ -104,7 +105,7 @@ async def test_erase_users__expiry_dropped_when_the_user_came_back(
     async with erase_users.test_context() as agent:  # sent when e1 was the last event
         await agent.put(request_value("u-ttl", at=TS, reason="ttl", internal=True),
                         key=b"u-ttl", partition=0)
-    assert profiles_for_user["u-ttl"]["events"] == 2
+    assert stored(profiles_for_user["u-ttl"])["events"] == 2
     erasure_io["delete"].assert_not_called()
     erasure_io["receipt"].assert_not_called()
 

@@ -13,7 +13,7 @@ import pytest
 import agents.track_user_profiles as module
 from agents.track_user_profiles import track_user_profiles
 from bench.live_mix import collector_batches, live_mix
-from online_models.profile import DAY, UserState
+from online_models.profile import DAY, UserState, stored
 from streams.runtime.effects import Source
 from streams.runtime.tables import hot_profiles, profiles_for_user
 from streams.runtime.worker_state import WorkerState
@@ -48,11 +48,11 @@ async def test_ingest__the_next_message_of_a_user_starts_from_its_hot_state(
     for offset in range(1, 4):
         await module.ingest(Source("user-events", 0, offset, b"u1"),
                             event("u1", f"e{offset}", NOW - 600 + offset), None)
-        assert held("u1") == UserState.from_dict(profiles_for_user["u1"])
+        assert held("u1") == UserState.from_bytes(profiles_for_user["u1"])
     assert (hot_profiles.hits - hits, hot_profiles.misses - misses) == (5, 1)  # 3 by held()
-    assert UserState.from_dict(profiles_for_user["u1"]).events == 3
+    assert UserState.from_bytes(profiles_for_user["u1"]).events == 3
     states = [call.args[2]["u1"][1] for call in sink_put.call_args_list]
-    assert [s["events"] for s in states] == [1, 2, 3]  # each queued state kept as it was
+    assert [stored(s)["events"] for s in states] == [1, 2, 3]  # each queued state kept as it was
 
 
 async def test_ingest__a_failed_step_leaves_no_hot_state_and_the_next_starts_from_the_table(
@@ -61,7 +61,7 @@ async def test_ingest__a_failed_step_leaves_no_hot_state_and_the_next_starts_fro
     worker.now = lambda: NOW
     await module.ingest(Source("user-events", 0, 1, b"u1"),
                         event("u1", "e1", NOW - 40 * DAY, "purchase"), None)
-    before = dict(profiles_for_user["u1"])
+    before = profiles_for_user["u1"]
     outputs["segment_changes"].side_effect = Crash
     with pytest.raises(Crash):  # a purchase 40 days later: segment changes to send
         await module.ingest(Source("user-events", 0, 2, b"u1"),
@@ -69,7 +69,7 @@ async def test_ingest__a_failed_step_leaves_no_hot_state_and_the_next_starts_fro
     assert "u1" not in hot_profiles and profiles_for_user["u1"] == before
     outputs["segment_changes"].side_effect = None
     await module.ingest(Source("user-events", 0, 3, b"u1"), event("u1", "e3", NOW - 30), None)
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert (state.events, state.purchases) == (2, 1)  # e1 and e3: nothing of the failed e2
 
 
@@ -84,7 +84,7 @@ async def test_ingest__an_evicted_user_is_decoded_from_the_table_again(
                                 event(user, f"e{offset}", NOW - 600 + offset), None)
         assert len(hot_profiles) == 2 and hot_profiles.evicted >= 4
     for user in users:
-        assert UserState.from_dict(profiles_for_user[user]).events == 2
+        assert UserState.from_bytes(profiles_for_user[user]).events == 2
 
 
 async def test_track_user_profiles__a_new_assignment_drops_hot_states_for_the_recovered_table(
@@ -96,14 +96,14 @@ async def test_track_user_profiles__a_new_assignment_drops_hot_states_for_the_re
         await agent.put(event("u1", "e2", NOW - 500), key=b"u1", partition=0)
     assert "u1" in hot_profiles
     # The recovery of the new assignment brings the user's state as another worker kept it.
-    recovered = UserState.from_dict(profiles_for_user["u1"])
+    recovered = UserState.from_bytes(profiles_for_user["u1"])
     recovered.events += 40
     recovered.offset = -1  # a new test context numbers its messages from the start again
-    profiles_for_user.data["u1"] = recovered.to_dict()
+    profiles_for_user.data["u1"] = recovered.to_bytes()
     worker.assigned()  # what the partitions-assigned signal does first
     async with track_user_profiles.test_context() as agent:
         await agent.put(event("u1", "e3", NOW - 400), key=b"u1", partition=0)
-    assert UserState.from_dict(profiles_for_user["u1"]).events == 43
+    assert UserState.from_bytes(profiles_for_user["u1"]).events == 43
     assert not worker.stale
 
 
@@ -116,7 +116,7 @@ async def test_tick__everyone_is_reassessed_from_hot_states_equal_to_the_table(
         for user in users:
             await agent.put(event(user, "e1", NOW - DAY, "purchase"), key=user.encode(),
                             partition=0)
-        before = {u: UserState.from_dict(profiles_for_user[u]).churn_risk for u in users}
+        before = {u: UserState.from_bytes(profiles_for_user[u]).churn_risk for u in users}
         ticks = worker.stats["ticks"]
         await agent.put(tick_value(NOW + 200 * DAY, True), key=None, partition=0,
                         headers={TICK_HEADER: b"1"})
@@ -124,7 +124,7 @@ async def test_tick__everyone_is_reassessed_from_hot_states_equal_to_the_table(
                         headers={TICK_HEADER: b"1"})
     assert worker.stats["ticks"] - ticks == len(users)
     for user in users:
-        state = UserState.from_dict(profiles_for_user[user])
+        state = UserState.from_bytes(profiles_for_user[user])
         assert state.churn_risk != before[user]  # re-assessed, and kept
         assert held(user) == state
 
@@ -154,7 +154,7 @@ async def test_handle__the_same_states_rows_and_outputs_with_hot_states_on_and_o
                 await module.handle(Source("user-events", partition, offsets[partition], key),
                                     value, None)
                 offsets[partition] += 1
-        table = {k: orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
+        table = {k: orjson.dumps(stored(v), option=orjson.OPT_SORT_KEYS)
                  for k, v in profiles_for_user.data.items()}
         sent = [(name, repr(call.kwargs)) for name, mock in outputs.items()
                 for call in mock.call_args_list]

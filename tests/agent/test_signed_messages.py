@@ -94,7 +94,7 @@ async def test_models_topic__pickle_is_never_run_and_scoring_goes_on(
     assert models.unloadable == unloadable + 1
     async with track_user_profiles.test_context() as agent:
         await agent.put(_event("u-scored", 1), key=b"u-scored")
-    state = UserState.from_dict(profiles_for_user["u-scored"])
+    state = UserState.from_bytes(profiles_for_user["u-scored"])
     bundle = models.current
     expected = bundle.churn_risk(churn_features(state, state.last_seen,
                                                 params=bundle.priors.params))

@@ -56,7 +56,7 @@ async def test_track_user_profiles__failed_send_is_retried_then_sent_once_and_ke
     assert len(ids) == len(set(ids)), "each change accepted exactly once"
     assert outputs["segment_changes"].await_count == len(accepted) + 1  # one failed attempt
     dead_letters_send.assert_not_called()  # a broker error is not bad input
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert state.events == 1
     assert all(state.segments[c.dimension] == c.to_segment for c in accepted)
     assert "u1" in worker[0].schedule
@@ -88,7 +88,7 @@ async def test_ingest__redelivered_message_sends_what_a_crash_left_unsent(
     sent = [SegmentChange.from_json(c.kwargs["value"])
             for c in outputs["segment_changes"].call_args_list]
     assert sent, "the redelivered message is not a duplicate: its changes are sent"
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert state.events == 1
     assert all(state.segments[c.dimension] == c.to_segment for c in sent)
     assert sink_put.await_count == 1 and sink_put.call_args.args[2]["u1"][0] == 0
@@ -100,7 +100,7 @@ async def test_ingest__a_step_that_fails_leaves_the_state_as_it_was(
     worker: WorkerState
 ) -> None:
     await module.ingest(Source("user-events", 0, 1, b"u1"), purchase(), None)
-    before = dict(profiles_for_user["u1"])
+    before = profiles_for_user["u1"]
     outputs["segment_changes"].side_effect = Crash
     with pytest.raises(Crash):  # a second purchase a day later, 40 days on: changes to send
         await module.ingest(Source("user-events", 0, 2, b"u1"), orjson.dumps(

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from agents.track_user_profiles import track_user_profiles
-from online_models.profile import UserState
+from online_models.profile import UserState, stored
 from streams.runtime.tables import profiles_for_user
 from streams.runtime.worker_state import WorkerState
 
@@ -30,7 +30,7 @@ async def test_track_user_profiles__purchase_updates_profile_and_row(
         await agent.put(event(type="purchase", price=10.0, quantity=3, category="shoes"),
                         key=b"u1")
         await agent.put(event(event_id="e2", type="refund", price=10.0, quantity=1), key=b"u1")
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert (state.events, state.purchases, state.revenue) == (2, 1, 20.0)
     rows = [r for call in sink_put.call_args_list for _, r in call.args[0]]
     assert rows[-1]["user_id"] == "u1" and rows[-1]["revenue"] == 20.0
@@ -61,7 +61,7 @@ async def test_track_user_profiles__duplicate_event_id_counted_once(
     async with track_user_profiles.test_context() as agent:
         for _ in range(3):
             await agent.put(event(user_id="u1", type="purchase", price=5.0), key=b"u1")
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert (state.events, state.purchases, state.revenue) == (1, 1, 5.0)
 
 
@@ -107,7 +107,7 @@ async def test_track_user_profiles__skipped_offsets_are_read_from_the_broker_fir
             await agent.put(event(user_id="u1", event_id="e", type="view"), key=b"u1",
                             partition=0)
     assert len(calls) == 1 and calls[0][2:] == (0, first + 1, first + 3)
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert (state.events, state.purchases, state.revenue) == (5, 2, 3.0)
     assert worker[0].mark == first + 5
 
@@ -163,7 +163,7 @@ async def test_track_user_profiles__a_bad_event_of_a_batch_is_dead_lettered_alon
     assert letter.detail.startswith("event 2 of 7:")
     assert orjson.loads(letter.original()) == bad, "the offending event, not the whole batch"
     assert call.kwargs["key"] == b"u1" and letter.offset >= 0
-    state = UserState.from_dict(profiles_for_user["u1"])
+    state = UserState.from_bytes(profiles_for_user["u1"])
     assert (state.events, state.purchases, state.revenue, state.cart_adds) == (5, 1, 20.0, 1)
     # One row and one ack for the whole message.
     [put] = sink_put.call_args_list
@@ -178,8 +178,8 @@ async def test_track_user_profiles__a_batch_ends_where_its_events_sent_singly_en
         for e in session("single"):
             await agent.put(orjson.dumps(e), key=b"single")
         await agent.put(orjson.dumps(session("batched")), key=b"batched")
-    single = UserState.from_dict(profiles_for_user["single"]).to_dict()
-    batched = UserState.from_dict(profiles_for_user["batched"]).to_dict()
+    single = UserState.from_bytes(profiles_for_user["single"]).to_dict()
+    batched = UserState.from_bytes(profiles_for_user["batched"]).to_dict()
     for key in ("events", "counts", "purchases", "revenue", "first_seen", "last_seen",
                 "sessions", "cart_adds", "cart_open", "affinity", "churn_risk", "segments"):
         assert single.get(key) == batched.get(key), key
@@ -204,7 +204,7 @@ async def test_track_user_profiles__other_users_events_of_a_batch_go_to_their_pa
                 "data": mixed}
     async with track_user_profiles.test_context() as agent:
         await agent.put(orjson.dumps(snowplow), key=b"u1")
-    assert profiles_for_user["u1"]["events"] == 2
+    assert stored(profiles_for_user["u1"])["events"] == 2
     sent = {c.kwargs["key"]: orjson.loads(c.kwargs["value"])
             for c in user_events_send.call_args_list}
     assert sent == {b"u2": theirs, b"u3": third[0]}, "grouped per user, in batch order"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import orjson
 import pytest
 
-from online_models.profile import EXT_KEYS, Placement, UserState, placement
+from online_models.profile import EXT_KEYS, Placement, UserState, placement, stored
 
 pytestmark = pytest.mark.unit
 
@@ -81,3 +82,23 @@ def test_placement__reads_a_stored_state_without_decoding_it() -> None:
     assert placement({"events": 1}) == Placement(None, None, None)
     assert placement({"next": 7}) == Placement(None, None, None)  # a partition's mark
     assert placement(UserState(partition=0, last_seen=5.0).to_dict()) == (0, None, 5.0)
+
+
+def test_placement__reads_the_bytes_the_table_stores() -> None:
+    state = UserState(partition=2, due=50.0, last_seen=9.0, events=4)
+    assert placement(state.to_bytes()) == Placement(2, 50.0, 9.0)
+    assert placement(b'{"next":7}') == Placement(None, None, None)  # a partition's mark
+    assert stored(state.to_bytes()) == state.to_dict() and stored(None) is None
+
+
+def test_to_bytes__is_right_sized_for_the_table_to_keep() -> None:
+    # orjson.dumps returns its buffer over-allocated (about 8 KiB for 1 KiB): the table keeps
+    # each value while the user is idle, so the copy it gets must cost its length.
+    state = UserState(events=40, counts={f"type-{i}": i for i in range(60)}, revenue=12.5)
+    tracemalloc.start()
+    try:
+        value = state.to_bytes()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 600 < len(value) and held < len(value) + 256
