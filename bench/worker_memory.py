@@ -13,11 +13,11 @@ wrote them would. Every 2 % of the messages the process's resident set size is r
 Printed: the least-squares slope of RSS over users, fitted over the samples once a quarter of
 the run's users are in (imports, the model bundle and the first allocations come before),
 times 1,000,000 (memory per 1M users); what the table holds per user (mean bytes of its
-values); and the wall time of one full garbage collection at the end (it walks every object
-the collector tracks; a pause of the worker's event loop). What grows with users is all in
-the slope: the memory-store table, the due schedules, hot states (``--hot-states``; 0 by
-default, since the cache is capped at ``LIFELINE_HOT_STATES`` users and costs a constant
-beyond that) and the allocator's overhead.
+values); and the wall time of one full garbage collection before the run and at its end (it
+walks every object the collector tracks; a pause of the worker's event loop). What grows with
+users is all in the slope: the memory-store table, the due schedules, hot states
+(``--hot-states``; 0 by default, since the cache is capped at ``LIFELINE_HOT_STATES`` users
+and costs a constant beyond that) and the allocator's overhead.
 
 ``--root`` runs another checkout's code with this file (e.g. the main branch in a detached
 worktree), for a before/after comparison on one machine.
@@ -61,6 +61,15 @@ def slope(points: list[tuple[float, float]]) -> float:
     my = sum(y for _, y in points) / n
     sxx = sum((x - mx) ** 2 for x, _ in points)
     return sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+
+
+def full_collection() -> float:
+    """Seconds one full garbage collection takes (it walks every object the collector tracks:
+    the table's, if it holds dicts; the worker's event loop waits meanwhile)."""
+    gc.collect()
+    started = time.perf_counter()
+    gc.collect()
+    return time.perf_counter() - started
 
 
 async def _sent(*args: Any, **kwargs: Any) -> None:
@@ -108,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = WorkerState(max_future_skew_s=agent.settings.max_future_skew_s)
     worker.ready(worker.assignment)  # the table is complete: nothing to recover
     samples: list[tuple[int, int]] = []
+    empty_gc = full_collection()  # the events and messages, before any user is held
 
     def users() -> int:
         return sum(1 for key in profiles_for_user.data if not str(key).startswith("\x00"))
@@ -133,10 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(handle_all())
     held = users()
     del events
-    gc.collect()
-    started = time.perf_counter()
-    gc.collect()  # a full collection walks every tracked object: the table's, if it holds dicts
-    full_gc = time.perf_counter() - started
+    full_gc = full_collection()
     fitted = [(u, r) for u, r in samples if u >= held / 4]
     per_user = slope([(float(u), float(r)) for u, r in fitted])
     values = [len(v) if isinstance(v, bytes) else len(orjson.dumps(v))
@@ -151,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"RSS {fitted[0][1] / 2**20:.0f} -> {fitted[-1][1] / 2**20:.0f} MiB over "
           f"{fitted[0][0]}-{fitted[-1][0]} users: slope {per_user:,.0f} B/user -> "
           f"{per_user * 1e6 / 2**30:.2f} GiB per 1M users")
-    print(f"a full garbage collection with {held} users held: {full_gc * 1e3:.0f} ms")
+    print(f"a full garbage collection: {empty_gc * 1e3:.0f} ms before the run, "
+          f"{full_gc * 1e3:.0f} ms with {held} users held")
     return 0
 
 
