@@ -48,8 +48,8 @@ async def publish_snapshot(bundle: Any) -> None:
     """Publish the bundle to every worker and record the version's quality (the snapshot
     judges the churn candidates first; a change of the served one is logged). A snapshot over
     the message limit is refused, logged and counted: the workers keep the previous one."""
-    try:
-        data = bundle.snapshot(max_bytes=MAX_SNAPSHOT_BYTES)
+    try:  # off the event loop, as learning is (see train_models)
+        data = await asyncio.to_thread(bundle.snapshot, max_bytes=MAX_SNAPSHOT_BYTES)
     except SnapshotTooLarge as exc:
         stats["oversized_snapshots"] += 1
         log.error("trainer: not publishing: %s (%d times)", exc, stats["oversized_snapshots"])
@@ -94,6 +94,15 @@ def examples_of(message: Any) -> list[TrainingExample]:
     return examples
 
 
+def learn_all(bundle: Any, messages: list[Any]) -> int:
+    """Learn every example of ``messages`` in order; returns how many were learned."""
+    fresh = 0
+    for message in messages:
+        for ex in examples_of(message):
+            fresh += bundle.learn(ex)
+    return fresh
+
+
 @app.agent(training_topic)
 async def train_models(stream: StreamT[bytes]) -> None:
     """Learn from the training topic (``{"examples": [...]}`` per worker sink flush); publish
@@ -109,9 +118,10 @@ async def train_models(stream: StreamT[bytes]) -> None:
         bundle.version = recorded
     fresh, last = 0, time.monotonic()
     async for messages in stream.take(500, within=settings.snapshot_seconds):
-        for message in messages:
-            for ex in examples_of(message):
-                fresh += bundle.learn(ex)
+        # In a thread: a batch can take hundreds of ms (a BG/NBD refit alone is two scipy
+        # fits), which on the event loop would hold up every event of this worker. Only this
+        # agent touches its bundle, and it waits here, so the examples stay in order.
+        fresh += await asyncio.to_thread(learn_all, bundle, messages)
         if fresh and (fresh >= settings.snapshot_examples
                       or time.monotonic() - last >= settings.snapshot_seconds):
             await publish_snapshot(bundle)

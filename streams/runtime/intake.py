@@ -11,6 +11,7 @@ changelog.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -52,6 +53,29 @@ async def prepare(worker: WorkerState) -> None:
                                               worker.partitions.values()))
     await start_unmarked(worker)
     worker.ready(assignment)
+    freeze_heap()
+
+
+_heap_frozen: list[bool] = []
+
+
+def freeze_heap() -> None:
+    """Once, when the worker is first ready: take every object alive now out of the garbage
+    collector's view (``gc.freeze``).
+
+    What is alive then lives as long as the process (modules, classes, functions, Faust's and
+    aiokafka's structures, about 200,000 tracked objects). A full collection walks every
+    tracked object while the event loop waits: without this, each one took 200-400 ms on a
+    loaded 2-core machine, the largest part of the worst event -> output latencies. Frozen
+    objects are still freed when nothing refers to them; only reference cycles among them
+    are never collected.
+    """
+    if _heap_frozen:
+        return
+    _heap_frozen.append(True)
+    gc.collect()
+    gc.freeze()
+    log.info("garbage collector: %d objects of the started worker frozen", gc.get_freeze_count())
 
 
 async def start_unmarked(worker: WorkerState) -> None:

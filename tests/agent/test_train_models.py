@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest.mock import AsyncMock, patch
@@ -125,3 +126,36 @@ async def test_train_models__numbering_continues_from_model_versions(
     assert send.call_args.kwargs["key"] == snapshot_key(8)
     [(_, row)] = sink_put.call_args.args[0]
     assert row["version"] == 8
+
+
+async def test_train_models__a_slow_batch_does_not_hold_the_event_loop(
+    bundle: ModelBundle, outputs: dict[str, AsyncMock], sink_put: AsyncMock,
+) -> None:
+    # A batch that takes long to learn (a BG/NBD refit takes hundreds of ms) is learned in a
+    # thread: the worker's other tasks (the ingest agent, the sink) keep running meanwhile.
+    import time
+
+    learn = bundle.learn
+
+    def slow_learn(ex: Any) -> bool:
+        time.sleep(0.3)
+        return learn(ex)
+
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.01)
+
+    with configure(snapshot_seconds=0.05), \
+            patch.object(bundle, "learn", side_effect=slow_learn):  # a batch per 0.05 s
+        async with trainer.train_models.test_context() as agent:
+            task = asyncio.ensure_future(ticker())
+            try:
+                await put(agent, {"examples": [churn(1)]})
+                await until(lambda: bundle.counts["churn"] == 1, "the slow example learned")
+            finally:
+                task.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert len(ticks) > 10 and max(gaps) < 0.2  # never blocked for the 0.3 s of learning

@@ -80,3 +80,15 @@ def test_partition_state__mark_moves_forward_only() -> None:
     assert part.gap(10) is None and part.gap(13) == (10, 13)
     assert part.advance_mark(4) == {"next": 10}  # an old offset (a gap being filled) keeps it
     assert part.advance_mark(12) == {"next": 13}
+
+
+def test_freeze_heap__freezes_the_started_worker_once() -> None:
+    from unittest.mock import patch
+
+    from streams.runtime import intake
+
+    with patch.object(intake, "_heap_frozen", []), patch.object(intake.gc, "freeze") as freeze, \
+            patch.object(intake.gc, "collect") as collect:
+        intake.freeze_heap()
+        intake.freeze_heap()  # a later assignment: what is alive then may not live as long
+    assert freeze.call_count == 1 and collect.call_count == 1
