@@ -173,6 +173,8 @@ class Champion:
         self.recent: dict[str, deque[float]] = {n: deque(maxlen=memory) for n in self.all_names}
         self.serving = default
         self.rows: deque[list[float]] = deque(maxlen=window)  # [y, z..., p...]
+        # Each row and, once to_data wrote it, its rounding to 4 decimals (rounded only once).
+        self._rounded: deque[list[Any]] = deque(maxlen=window)
         self.platt: dict[str, list[float]] = {n: [0.0, 1.0] for n in self.all_names}
         self.stack_w: list[float] = [0.0] * (len(names) + 1)
         self.labels = 0
@@ -225,8 +227,27 @@ class Champion:
             raise ValueError(f"scores must cover {self.names} and y be 0 or 1")
         zs = self._zs(scores, stack_w)
         ps = [self._calibrated(n, z, platt) for n, z in zip(self.all_names, zs, strict=True)]
-        self.rows.append([float(y), *zs, *ps])
+        self._append([float(y), *zs, *ps])
         self.labels += 1
+
+    def _append(self, row: list[float]) -> None:
+        self.rows.append(row)
+        self._rounded.append([row, None])
+
+    def _rounded_rows(self) -> list[list[float]]:
+        """The window rows to 4 decimals, each row rounded once (the window keeps most rows
+        from one snapshot to the next)."""
+        cached = self._rounded
+        if len(cached) != len(self.rows) or any(
+                row is not c[0] for row, c in zip(self.rows, cached, strict=True)):
+            cached.clear()  # rows put in by other means than _append
+            cached.extend([row, None] for row in self.rows)
+        out = []
+        for c in cached:
+            if c[1] is None:
+                c[1] = [round(v, 4) for v in c[0]]
+            out.append(list(c[1]))
+        return out
 
     def needs(self) -> list[str]:
         """Candidate scores :meth:`serve` needs now (all of them for the stack).
@@ -353,7 +374,7 @@ class Champion:
                 "min_labels": self.min_labels, "margin": self.margin, "stack": self.stack,
                 "memory": self.memory, "min_z": self.min_z,
                 "recent": {n: list(v) for n, v in self.recent.items()},
-                "serving": self.serving, "rows": [[round(v, 4) for v in r] for r in self.rows],
+                "serving": self.serving, "rows": self._rounded_rows(),
                 "platt": {n: list(v) for n, v in self.platt.items()},
                 "stack_w": list(self.stack_w), "labels": self.labels,
                 "evaluations": self.evaluations, "history": [dict(h) for h in self.history],
@@ -403,7 +424,7 @@ class Champion:
             for row in d["rows"]:
                 if not isinstance(row, list) or len(row) != width or row[0] not in (0, 1):
                     raise ValueError("window rows must be [y, scores..., probabilities...]")
-                ch.rows.append([_num(v) for v in row])
+                ch._append(_row_nums(row))
             if set(d["platt"]) != set(ch.all_names):
                 raise ValueError("platt must cover every candidate")
             ch.platt = {str(n): _nums(v, 2) for n, v in d["platt"].items()}
@@ -423,6 +444,19 @@ def _num(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"expected a finite number, got {v!r}")
     return float(v)
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def _row_nums(row: list[Any]) -> list[float]:
+    """``[_num(v) for v in row]``, checked at once when the row is all ints and floats with a
+    finite sum (then every one is finite); one by one otherwise."""
+    if _NUMBER_TYPES.issuperset(map(type, row)):
+        out = [float(v) for v in row]
+        if math.isfinite(sum(out)):
+            return out
+    return [_num(v) for v in row]
 
 
 def _int(v: Any) -> int:

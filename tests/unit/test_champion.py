@@ -134,6 +134,25 @@ def test_champion__data_round_trip_is_json_and_validated() -> None:
         Champion.from_data(bad)
     with pytest.raises(ValueError):
         Champion.from_data({**data, "platt": {"prior": [0.0, float("nan")]}})
+    row = data["rows"][5]
+    for odd in (float("nan"), float("inf"), True, "0.5", None):  # a row checked at once or not
+        with pytest.raises(ValueError):
+            Champion.from_data({**data, "rows": [*data["rows"][:5], [*row[:3], odd, *row[4:]]]})
+    big = [*row[:3], 1e308, 1e308, *row[5:]]  # finite values summing to inf still load
+    assert Champion.from_data({**data, "rows": [big]}).rows[0] == big
+
+
+def test_champion__rows_written_to_4_decimals_as_they_come_and_go() -> None:
+    rng = random.Random(4)
+    ch = Champion(["prior", "learner"], default="prior", window=50, min_labels=10)
+    for i in range(130):  # the window slides between writes; each row is rounded once
+        y = int(rng.random() < 0.5)
+        ch.update({"prior": rng.gauss(0, 1), "learner": y + rng.gauss(0, 1)}, y)
+        if i % 17 == 0:
+            assert ch.to_data()["rows"] == [[round(v, 4) for v in r] for r in ch.rows]
+    ch.rows.append([1.0, 0.123456, 0.1, 0.1, 0.5, 0.5, 0.5])  # put in by hand: still written
+    assert ch.to_data()["rows"] == [[round(v, 4) for v in r] for r in ch.rows]
+    assert ch.to_data()["rows"][-1][1] == 0.1235
 
 
 def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_better(
