@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -421,10 +422,8 @@ class Champion:
                 raise ValueError("serving must be a candidate")
             ch.serving = str(d["serving"])
             width = 1 + 2 * len(ch.all_names)
-            for row in d["rows"]:
-                if not isinstance(row, list) or len(row) != width or row[0] not in (0, 1):
-                    raise ValueError("window rows must be [y, scores..., probabilities...]")
-                ch._append(_row_nums(row))
+            for row in _window_rows(d["rows"], width):
+                ch._append(row)
             if set(d["platt"]) != set(ch.all_names):
                 raise ValueError("platt must cover every candidate")
             ch.platt = {str(n): _nums(v, 2) for n, v in d["platt"].items()}
@@ -449,14 +448,27 @@ def _num(v: Any) -> float:
 _NUMBER_TYPES = frozenset({int, float})
 
 
-def _row_nums(row: list[Any]) -> list[float]:
-    """``[_num(v) for v in row]``, checked at once when the row is all ints and floats with a
-    finite sum (then every one is finite); one by one otherwise."""
-    if _NUMBER_TYPES.issuperset(map(type, row)):
-        out = [float(v) for v in row]
-        if math.isfinite(sum(out)):
-            return out
-    return [_num(v) for v in row]
+def _window_rows(rows: Any, width: int) -> list[list[float]]:
+    """Stored window rows as floats, each checked: a list of ``width`` finite numbers, the
+    first 0 or 1 (``ValueError`` if not). All rows at once when they are lists of plain ints
+    and floats of one finite sum (then every number is finite); one by one otherwise."""
+    if type(rows) is list and all(type(r) is list and len(r) == width and r[0] in (0, 1)
+                                  for r in rows):
+        flat = list(chain.from_iterable(rows))
+        types = set(map(type, flat))
+        try:
+            finite = types <= _NUMBER_TYPES and math.isfinite(sum(map(float, flat)))
+        except OverflowError:  # an int too large for a float
+            finite = False
+        if finite:
+            return [r.copy() for r in rows] if types <= {float} else \
+                [list(map(float, r)) for r in rows]
+    out = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) != width or row[0] not in (0, 1):
+            raise ValueError("window rows must be [y, scores..., probabilities...]")
+        out.append([_num(v) for v in row])
+    return out
 
 
 def _int(v: Any) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -62,14 +63,26 @@ def _check_finite(value: Any) -> None:
     elif isinstance(value, list):
         # A list of plain ints and floats (window rows, buyer columns) at once: a finite sum
         # means every float is finite (an inf or a NaN never sums to a finite number).
-        if _NUMBER_TYPES.issuperset(map(type, value)):
-            try:
-                if math.isfinite(sum(value)):
-                    return
-            except OverflowError:  # an int too large for a float: check one by one
-                pass
+        types = set(map(type, value))
+        if types == {list}:  # rows of numbers (a champion's window): all rows at once
+            numbers = list(chain.from_iterable(value))
+            if _numbers_finite(numbers):
+                return
+        elif _numbers_finite(value):
+            return
         for v in value:
             _check_finite(v)
+
+
+def _numbers_finite(values: list[Any]) -> bool:
+    """True when ``values`` are plain ints and floats of a finite sum: then every float is
+    finite (an inf or a NaN never sums to a finite number). False: check one by one."""
+    if not _NUMBER_TYPES.issuperset(map(type, values)):
+        return False
+    try:
+        return math.isfinite(sum(values))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def loads(raw: bytes, *, max_bytes: int) -> dict[str, Any]:

@@ -191,3 +191,20 @@ def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
     inputs = learner_inputs(x, params=then.params, horizon_days=b.horizon_days)
     assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(inputs)))
     assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(inputs)))
+
+
+def test_champion__window_rows_checked_at_once_or_one_by_one_alike() -> None:
+    rng = random.Random(5)
+    ch = Champion(["prior", "learner"], default="prior", window=40, min_labels=10)
+    _stream(ch, 60, good="learner", rng=rng, every=20)
+    data = json.loads(json.dumps(ch.to_data()))
+    ints = [[int(r[0]), *r[1:]] for r in data["rows"]]  # whole numbers stored as ints
+    assert Champion.from_data({**data, "rows": ints}).rows == Champion.from_data(data).rows
+    assert all(type(v) is float for r in Champion.from_data({**data, "rows": ints}).rows
+               for v in r)
+    for bad in ([*data["rows"][:-1], data["rows"][-1][:-1]],  # one row short
+                [*data["rows"][:-1], [2.0, *data["rows"][-1][1:]]],  # y not 0 / 1
+                [*data["rows"][:-1], [*data["rows"][-1][:-1], "0.5"]],  # not a number
+                "rows"):
+        with pytest.raises(ValueError):
+            Champion.from_data({**data, "rows": bad})
