@@ -73,7 +73,12 @@ class ThresholdAUC:
 
     def update(self, y_true: bool, p: float) -> None:
         """Count one probability ``p`` of the label ``y_true`` (predicted positive at each
-        threshold below ``p``)."""
+        threshold below ``p``).
+
+        >>> m = ThresholdAUC(3); m.update(True, 0.7)  # thresholds about 0, 0.5 and 1
+        >>> m.cells()
+        [[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]
+        """
         self._pending[1 if y_true else 0][bisect_left(self.thresholds, p)] += 1
         self._dirty = True
 
