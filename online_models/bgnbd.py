@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from online_models.churn import CDNOW, BgNbdParams, p_alive
+from online_models.churn import CDNOW, BgNbdParams, p_alive, p_alive_checked
 
 __all__ = ["BgNbdFit", "expected_purchases", "fit", "log_likelihood", "p_alive",
            "p_no_purchase", "simulate"]
@@ -33,10 +33,17 @@ def _arrays(x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
 
 
 def _loglik_rows(r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray,
-                 T: np.ndarray) -> np.ndarray:
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = (special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b)
-          - special.gammaln(a + b + x))
+                 T: np.ndarray, x_groups: tuple[np.ndarray, np.ndarray] | None = None,
+                 ) -> np.ndarray:
+    """Per-row log-likelihood. ``x_groups``: ``np.unique(x, return_inverse=True)``; the log
+    gammas of ``x`` are then taken once per distinct ``x`` (a few dozen repeat counts)."""
+    if x_groups is None:
+        g_rx, g_bx, g_abx = (special.gammaln(v + x) for v in (r, b, a + b))
+    else:
+        ux, inverse = x_groups
+        g_rx, g_bx, g_abx = (special.gammaln(v + ux)[inverse] for v in (r, b, a + b))
+    a1 = g_rx - special.gammaln(r) + r * np.log(alpha)
+    a2 = special.gammaln(a + b) + g_bx - special.gammaln(b) - g_abx
     a3 = -(r + x) * np.log(alpha + T)
     repeat = x > 0
     a4 = np.where(repeat,
@@ -134,10 +141,12 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, weights: np.ndarray | 
     gw = np.bincount(inverse.ravel(), weights=w)
     gx, gt, gT = rows[:, 0], rows[:, 1], rows[:, 2]
     total = float(gw.sum())
+    ux, x_inverse = np.unique(gx, return_inverse=True)
+    x_groups = (ux, x_inverse.ravel())
 
     def objective(logp: np.ndarray) -> float:
         r, alpha, a, b = np.exp(np.clip(logp, -30.0, 30.0))
-        ll = float(np.dot(gw, _loglik_rows(r, alpha, a, b, gx, gt, gT)))
+        ll = float(np.dot(gw, _loglik_rows(r, alpha, a, b, gx, gt, gT, x_groups)))
         penalty = penalizer * float(np.sum(np.exp(2 * np.clip(logp, -30.0, 30.0))))
         value = -ll / total + penalty
         return value if math.isfinite(value) else 1e300
@@ -169,8 +178,8 @@ def expected_purchases(params: BgNbdParams, t: float, x: float, t_x: float, T: f
     log_ratio = (r + x) * math.log((alpha + T) / (alpha + T + t))
     first = (a + b + x - 1.0) / (a - 1.0) if a != 1.0 else math.inf
     value = first * (1.0 - hyp * math.exp(log_ratio))
-    if x > 0:
-        value *= p_alive(x, t_x, T, r=r, alpha=alpha, a=a, b=b)
+    if x > 0:  # x, t_x, T and the parameters are checked: the formula alone
+        value *= p_alive_checked(x, t_x, T, r, alpha, a, b)
     return value if math.isfinite(value) and value > 0 else 0.0
 
 

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from online_models.bgnbd import expected_purchases
-from online_models.churn import BgNbdParams, p_alive
+from online_models.churn import BgNbdParams, p_alive_checked
 from online_models.learner import ChurnModel
 
 NAMES = ("recency", "bgnbd", "p_alive", "learner")
@@ -86,10 +86,15 @@ def learner_inputs(x: Mapping[str, float], *, params: BgNbdParams,
     (4.111, 1.0, 0.25, 0.295)
     """
     out: dict[str, float] = {}
+    isfinite, log1p = math.isfinite, math.log1p
     for k, v in x.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if type(v) is float:  # the usual case (churn features are floats), checked less
+            if isfinite(v):
+                out[k] = log1p(v if v > 0.0 else 0.0) if k in LOG_FEATURES else v
             continue
-        out[k] = math.log1p(max(0.0, float(v))) if k in LOG_FEATURES else float(v)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not isfinite(v):
+            continue
+        out[k] = log1p(max(0.0, float(v))) if k in LOG_FEATURES else float(v)
     mean, std = x.get("gap_mean", 0.0), x.get("gap_std", 0.0)
     ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (mean, std))
     out["gap_cv"] = max(0.0, float(std)) / float(mean) if ok and mean > 0 else 0.0
@@ -105,7 +110,8 @@ def candidate_scores(x: Mapping[str, float], *, params: BgNbdParams, horizon_day
     """Scores of ``names`` for churn features ``x`` (missing features count as 0).
 
     ``inputs``: the learner's inputs of ``x`` (:func:`learner_inputs` with the same
-    ``params`` and ``horizon_days``) when the caller has them already.
+    ``params`` and ``horizon_days``) when the caller has them already (their ``bgnbd`` is
+    then the BG/NBD score too).
 
     >>> from online_models.churn import CDNOW
     >>> x = {"frequency": 2.0, "purchases": 3.0, "recency_days": 60.0, "purchase_age_days": 200.0}
@@ -123,11 +129,14 @@ def candidate_scores(x: Mapping[str, float], *, params: BgNbdParams, horizon_day
     if wanted & {"bgnbd", "p_alive"}:
         f, t_x, T = rfm_weeks(x)
         weeks = horizon_days / 7.0
-        if "bgnbd" in wanted:  # logit(exp(-E)), computed without cancellation for small E
+        if "bgnbd" in wanted and inputs is not None and "bgnbd" in inputs:
+            out["bgnbd"] = inputs["bgnbd"]  # the learner's inputs hold it (same params)
+        elif "bgnbd" in wanted:  # logit(exp(-E)), computed without cancellation for small E
             e = max(1e-9, expected_purchases(params, weeks, f, t_x, T))
             out["bgnbd"] = -e - math.log(-math.expm1(-e))
         if "p_alive" in wanted:
-            alive = p_alive(f, t_x, T, r=params.r, alpha=params.alpha, a=params.a, b=params.b)
+            # rfm_weeks gives finite 0 <= t_x <= T, f >= 0; params is a checked BgNbdParams
+            alive = p_alive_checked(f, t_x, T, params.r, params.alpha, params.a, params.b)
             out["p_alive"] = logit(1.0 - alive)
     if "learner" in wanted:
         if inputs is None:

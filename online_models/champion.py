@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,8 @@ class Champion:
         self.recent: dict[str, deque[float]] = {n: deque(maxlen=memory) for n in self.all_names}
         self.serving = default
         self.rows: deque[list[float]] = deque(maxlen=window)  # [y, z..., p...]
+        # Each row and, once to_data wrote it, its rounding to 4 decimals (rounded only once).
+        self._rounded: deque[list[Any]] = deque(maxlen=window)
         self.platt: dict[str, list[float]] = {n: [0.0, 1.0] for n in self.all_names}
         self.stack_w: list[float] = [0.0] * (len(names) + 1)
         self.labels = 0
@@ -225,8 +228,27 @@ class Champion:
             raise ValueError(f"scores must cover {self.names} and y be 0 or 1")
         zs = self._zs(scores, stack_w)
         ps = [self._calibrated(n, z, platt) for n, z in zip(self.all_names, zs, strict=True)]
-        self.rows.append([float(y), *zs, *ps])
+        self._append([float(y), *zs, *ps])
         self.labels += 1
+
+    def _append(self, row: list[float]) -> None:
+        self.rows.append(row)
+        self._rounded.append([row, None])
+
+    def _rounded_rows(self) -> list[list[float]]:
+        """The window rows to 4 decimals, each row rounded once (the window keeps most rows
+        from one snapshot to the next)."""
+        cached = self._rounded
+        if len(cached) != len(self.rows) or any(
+                row is not c[0] for row, c in zip(self.rows, cached, strict=True)):
+            cached.clear()  # rows put in by other means than _append
+            cached.extend([row, None] for row in self.rows)
+        out = []
+        for c in cached:
+            if c[1] is None:
+                c[1] = [round(v, 4) for v in c[0]]
+            out.append(list(c[1]))
+        return out
 
     def needs(self) -> list[str]:
         """Candidate scores :meth:`serve` needs now (all of them for the stack).
@@ -353,7 +375,7 @@ class Champion:
                 "min_labels": self.min_labels, "margin": self.margin, "stack": self.stack,
                 "memory": self.memory, "min_z": self.min_z,
                 "recent": {n: list(v) for n, v in self.recent.items()},
-                "serving": self.serving, "rows": [[round(v, 4) for v in r] for r in self.rows],
+                "serving": self.serving, "rows": self._rounded_rows(),
                 "platt": {n: list(v) for n, v in self.platt.items()},
                 "stack_w": list(self.stack_w), "labels": self.labels,
                 "evaluations": self.evaluations, "history": [dict(h) for h in self.history],
@@ -400,10 +422,8 @@ class Champion:
                 raise ValueError("serving must be a candidate")
             ch.serving = str(d["serving"])
             width = 1 + 2 * len(ch.all_names)
-            for row in d["rows"]:
-                if not isinstance(row, list) or len(row) != width or row[0] not in (0, 1):
-                    raise ValueError("window rows must be [y, scores..., probabilities...]")
-                ch.rows.append([_num(v) for v in row])
+            for row in _window_rows(d["rows"], width):
+                ch._append(row)
             if set(d["platt"]) != set(ch.all_names):
                 raise ValueError("platt must cover every candidate")
             ch.platt = {str(n): _nums(v, 2) for n, v in d["platt"].items()}
@@ -423,6 +443,32 @@ def _num(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"expected a finite number, got {v!r}")
     return float(v)
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def _window_rows(rows: Any, width: int) -> list[list[float]]:
+    """Stored window rows as floats, each checked: a list of ``width`` finite numbers, the
+    first 0 or 1 (``ValueError`` if not). All rows at once when they are lists of plain ints
+    and floats of one finite sum (then every number is finite); one by one otherwise."""
+    if type(rows) is list and all(type(r) is list and len(r) == width and r[0] in (0, 1)
+                                  for r in rows):
+        flat = list(chain.from_iterable(rows))
+        types = set(map(type, flat))
+        try:
+            finite = types <= _NUMBER_TYPES and math.isfinite(sum(map(float, flat)))
+        except OverflowError:  # an int too large for a float
+            finite = False
+        if finite:
+            return [r.copy() for r in rows] if types <= {float} else \
+                [list(map(float, r)) for r in rows]
+    out = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) != width or row[0] not in (0, 1):
+            raise ValueError("window rows must be [y, scores..., probabilities...]")
+        out.append([_num(v) for v in row])
+    return out
 
 
 def _int(v: Any) -> int:

@@ -108,6 +108,18 @@ def p_alive(
     if frequency < 0 or recency_t < 0 or age_t < recency_t:
         raise ValueError("need frequency >= 0 and 0 <= recency_t <= age_t")
     BgNbdParams(r, alpha, a, b)  # validates
+    return p_alive_checked(frequency, recency_t, age_t, r, alpha, a, b)
+
+
+def p_alive_checked(frequency: float, recency_t: float, age_t: float, r: float, alpha: float,
+                    a: float, b: float) -> float:
+    """:func:`p_alive` of values already checked (finite, ``0 <= recency_t <= age_t``,
+    ``frequency >= 0``, parameters of a :class:`BgNbdParams`): the formula alone.
+
+    >>> c = CDNOW
+    >>> p_alive_checked(2, 30.43, 38.86, c.r, c.alpha, c.a, c.b) == p_alive(2, 30.43, 38.86)
+    True
+    """
     if frequency == 0:
         return 1.0
     log_odds = (r + frequency) * math.log((alpha + age_t) / (alpha + recency_t)) + math.log(

@@ -276,5 +276,7 @@ def next_label_due(state: UserState, *, horizon_days: float) -> float | None:
     86400.0
     """
     _check(horizon_days)
-    times = _times(state)
-    return times[0] + horizon_days * DAY if times else None
+    raw = state.pending_labels  # the oldest snapshot's time is the first offset (_times)
+    if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
+        return None
+    return (0.0 + float(raw[1])) + horizon_days * DAY

@@ -7,9 +7,11 @@ Pure: no Faust, no I/O. ``learn_one`` does progressive validation: it scores the
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from typing import Any
 
 from river import compose, drift, linear_model, metrics, optim, preprocessing, stats, utils
+from scipy import integrate
 
 from online_models import modeldata as md
 
@@ -21,17 +23,120 @@ _CELLS = ((False, False), (False, True), (True, False), (True, True))  # (truth,
 
 def _clean(x: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
+    isfinite = math.isfinite
     for k, v in x.items():
+        if type(v) is float:  # the usual case, what churn features and learner inputs hold
+            if isfinite(v):
+                out[k if type(k) is str else str(k)] = v
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
         f = float(v)
-        if math.isfinite(f):
+        if isfinite(f):
             out[str(k)] = f
     return out
 
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+class ThresholdAUC:
+    """River's ``metrics.ROCAUC`` (the same thresholds, cells and value), updated in O(1).
+
+    River's metric updates one confusion matrix per threshold on every example (50 of them
+    here: a quarter of a learner step). This one counts each example once, in the bucket of
+    how many thresholds its probability exceeds, and adds the buckets into the per-threshold
+    cells (true negatives, false positives, false negatives, true positives) only when they
+    are read: the same counts, so the same :meth:`get` and the same :meth:`cells`.
+
+    >>> from river import metrics
+    >>> ours, river = ThresholdAUC(20), metrics.ROCAUC(n_thresholds=20)
+    >>> for y, p in [(0, 0.1), (0, 0.4), (1, 0.35), (1, 0.8), (1, 0.4)]:
+    ...     ours.update(bool(y), p); river.update(bool(y), p)
+    >>> ours.get() == float(river.get()), ours.cells()[8]  # threshold 8/19: only 0.8 above
+    (True, [2.0, 0.0, 2.0, 1.0])
+    """
+
+    def __init__(self, n_thresholds: int = 50) -> None:
+        if n_thresholds < 2:
+            raise ValueError("need n_thresholds >= 2")
+        self.n_thresholds = n_thresholds
+        thresholds = [i / (n_thresholds - 1) for i in range(n_thresholds)]  # as River's
+        thresholds[0] -= 1e-7
+        thresholds[-1] += 1e-7
+        self.thresholds = thresholds
+        self._cells = [[0.0, 0.0, 0.0, 0.0] for _ in thresholds]  # per _CELLS, per threshold
+        self._pending: tuple[list[int], list[int]] = ([0] * (n_thresholds + 1),
+                                                      [0] * (n_thresholds + 1))
+        self._dirty = False
+
+    def update(self, y_true: bool, p: float) -> None:
+        """Count one probability ``p`` of the label ``y_true`` (predicted positive at each
+        threshold below ``p``).
+
+        >>> m = ThresholdAUC(3); m.update(True, 0.7)  # thresholds about 0, 0.5 and 1
+        >>> m.cells()
+        [[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]
+        """
+        self._pending[1 if y_true else 0][bisect_left(self.thresholds, p)] += 1
+        self._dirty = True
+
+    def _fold(self) -> None:
+        if not self._dirty:
+            return
+        for y, counts in enumerate(self._pending):
+            below, above = 0, sum(counts)  # examples predicted negative / positive so far
+            for i, cell in enumerate(self._cells):
+                below += counts[i]  # counts[i]: exceeds thresholds 0 .. i - 1 only
+                above -= counts[i]
+                cell[2 * y] += below
+                cell[2 * y + 1] += above
+            counts[:] = [0] * len(counts)
+        self._dirty = False
+
+    def cells(self) -> list[list[float]]:
+        """Per threshold ``[tn, fp, fn, tp]`` (River's ``cm.data[truth][predicted]``).
+
+        >>> ThresholdAUC(2).cells()
+        [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+        """
+        self._fold()
+        return [list(c) for c in self._cells]
+
+    def load(self, cells: list[list[float]]) -> None:
+        """Replace the counts with stored :meth:`cells` (one row of 4 per threshold).
+
+        >>> m = ThresholdAUC(2); m.load([[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 2.0]])
+        >>> m.cells()[1]
+        [1.0, 0.0, 0.0, 2.0]
+        """
+        if len(cells) != self.n_thresholds or any(len(r) != 4 for r in cells):
+            raise ValueError("need 4 cells per threshold")
+        self._cells = [[float(v) for v in r] for r in cells]
+        for counts in self._pending:
+            counts[:] = [0] * len(counts)
+        self._dirty = False
+
+    def get(self) -> float:
+        """The thresholded ROC AUC, as River computes it (0.0 before any example).
+
+        >>> ThresholdAUC().get() == 0.0
+        True
+        """
+        self._fold()
+
+        def safe_div(a: float, b: float) -> float:
+            try:
+                return a / b
+            except ZeroDivisionError:
+                return 0.0
+
+        # River reads tn as (tn + tp) - tp, fp as (fp + tp) - tp, fn as (fn + tp) - tp: with
+        # whole counts these are the cells themselves.
+        tprs = [safe_div(tp, tp + fn) for _, _, fn, tp in self._cells]
+        fprs = [safe_div(fp, fp + tn) for tn, fp, _, _ in self._cells]
+        return float(-integrate.trapezoid(x=fprs, y=tprs))
 
 
 class ChurnModel:
@@ -91,7 +196,7 @@ class ChurnModel:
         self.version = version
         classifier = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2)
         self.model: compose.Pipeline = preprocessing.StandardScaler() | classifier
-        self.auc = metrics.ROCAUC(n_thresholds=50)
+        self.auc = ThresholdAUC(n_thresholds=50)
         self.logloss = metrics.LogLoss()
         self.detector = drift.PageHinkley(mode="up", threshold=drift_threshold)
         self.examples = 0
@@ -113,7 +218,12 @@ class ChurnModel:
         """
         if self.examples == 0:
             return self.prior
-        proba = self.model.predict_proba_one(self._known(x))
+        return self._proba(_clean(x))
+
+    def _proba(self, features: dict[str, float]) -> float:
+        """The probability of clean features (``_clean``), the scaler's known ones only."""
+        seen = self.model["StandardScaler"].counts
+        proba = self.model.predict_proba_one({k: v for k, v in features.items() if k in seen})
         return min(1.0 - _EPS, max(_EPS, float(proba.get(True, 0.0))))
 
     def learn_one(self, x: dict[str, Any], y: int | bool) -> None:
@@ -128,7 +238,7 @@ class ChurnModel:
             raise ValueError(f"label must be 0 or 1, got {y!r}")
         label = bool(y)
         features = _clean(x)
-        p = self.predict_proba_one(features)
+        p = self.prior if self.examples == 0 else self._proba(features)
         self.auc.update(label, p)
         self.logloss.update(label, p)
         self.detector.update(-math.log(p if label else 1.0 - p))
@@ -191,7 +301,7 @@ class ChurnModel:
                     "means": dict(scaler.means), "vars": dict(scaler.vars)},
             weights=classifier.weights, intercept=float(classifier.intercept),
             iterations=int(classifier.optimizer.n_iterations),
-            auc=[[cm.data.get(t, {}).get(p, 0.0) for t, p in _CELLS] for cm in self.auc.cms],
+            auc=self.auc.cells(),
             logloss=[self.logloss._mean.n, self.logloss._mean.get()],
             detector={"n": detector._x_mean.n, "mean": detector._x_mean.get(),
                       "sum_increase": detector._sum_increase,
@@ -236,17 +346,17 @@ class ChurnModel:
             md.num_map(d.get("weights"), "churn.weights", max_len=MAX_FEATURES))
         classifier.intercept = md.num(d.get("intercept"), "churn.intercept")
         classifier.optimizer.n_iterations = md.integer(d.get("iterations"), "churn.iterations")
-        cells = md.seq(d.get("auc"), "churn.auc", max_len=len(model.auc.cms))
-        if len(cells) != len(model.auc.cms):
-            raise ValueError(f"churn.auc: {len(cells)} thresholds, expected {len(model.auc.cms)}")
-        for cm, row in zip(model.auc.cms, cells, strict=True):
+        n_thresholds = model.auc.n_thresholds
+        cells = md.seq(d.get("auc"), "churn.auc", max_len=n_thresholds)
+        if len(cells) != n_thresholds:
+            raise ValueError(f"churn.auc: {len(cells)} thresholds, expected {n_thresholds}")
+        rows = []
+        for row in cells:
             row = md.seq(row, "churn.auc[]", max_len=4)
             if len(row) != 4:
                 raise ValueError("churn.auc[]: expected 4 cells (tn, fp, fn, tp)")
-            for (t, p), w in zip(_CELLS, row, strict=True):
-                if md.num(w, "churn.auc[][]", lo=0, hi=model.examples):
-                    cm.update(t, p, float(w))
-            cm.n_samples = model.examples
+            rows.append([md.num(w, "churn.auc[][]", lo=0, hi=model.examples) for w in row])
+        model.auc.load(rows)
         n, mean = md.pair(d.get("logloss"), "churn.logloss")
         model.logloss._mean = stats.Mean._from_state(md.num(n, "churn.logloss.n", lo=0),
                                                      md.num(mean, "churn.logloss.mean", lo=0))

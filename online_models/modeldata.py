@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -32,12 +33,25 @@ def dumps(data: dict[str, Any]) -> bytes:
     Traceback (most recent call last):
     ...
     ValueError: a snapshot can only hold finite numbers
+    >>> dumps({"rows": [[0, 1.5, -float("inf")]]})  # inside a list of numbers too
+    Traceback (most recent call last):
+    ...
+    ValueError: a snapshot can only hold finite numbers
+    >>> dumps({"rows": [1e308, 1e308, 10]})  # finite numbers summing over the float range
+    b'{"rows":[1e+308,1e+308,10]}'
+    >>> dumps({"rows": [1.5, 10**400]})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: not serializable as data: ...
     """
     _check_finite(data)
     try:
         return orjson.dumps(data, option=orjson.OPT_STRICT_INTEGER)
     except orjson.JSONEncodeError as exc:
         raise ValueError(f"not serializable as data: {exc}") from None
+
+
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def _check_finite(value: Any) -> None:
@@ -47,8 +61,28 @@ def _check_finite(value: Any) -> None:
         for v in value.values():
             _check_finite(v)
     elif isinstance(value, list):
+        # A list of plain ints and floats (window rows, buyer columns) at once: a finite sum
+        # means every float is finite (an inf or a NaN never sums to a finite number).
+        types = set(map(type, value))
+        if types == {list}:  # rows of numbers (a champion's window): all rows at once
+            numbers = list(chain.from_iterable(value))
+            if _numbers_finite(numbers):
+                return
+        elif _numbers_finite(value):
+            return
         for v in value:
             _check_finite(v)
+
+
+def _numbers_finite(values: list[Any]) -> bool:
+    """True when ``values`` are plain ints and floats of a finite sum: then every float is
+    finite (an inf or a NaN never sums to a finite number). False: check one by one."""
+    if not _NUMBER_TYPES.issuperset(map(type, values)):
+        return False
+    try:
+        return math.isfinite(sum(values))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def loads(raw: bytes, *, max_bytes: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Pure: no Faust, no I/O. State is plain data (:meth:`Priors.to_data`).
 from __future__ import annotations
 
 import math
+import operator
 import zlib
 from typing import Any
 
@@ -247,6 +248,12 @@ class Priors:
         columns = [c for k in ("keys", "first", "last", "x") if isinstance(c := d.get(k), list)]
         if len(columns) != 4 or len({len(c) for c in columns}) != 1:
             raise ValueError("bad priors data: keys, first, last, x must be lists of one length")
+        keys, firsts, lasts, xs = columns
+        if (all({int}.issuperset(map(type, c)) for c in columns)
+                and 0 <= min(keys, default=0) and max(keys, default=0) < pr.bound
+                and min(xs, default=0) >= 0 and all(map(operator.le, firsts, lasts))):
+            pr.buyers = dict(zip(keys, zip(firsts, lasts, xs, strict=True), strict=True))
+            return pr  # every row checked at once (plain ints in range); else one by one:
         for row in zip(*columns, strict=True):
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in row):
                 raise ValueError("bad priors data: buyer rows must be ints")

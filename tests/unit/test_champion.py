@@ -134,6 +134,25 @@ def test_champion__data_round_trip_is_json_and_validated() -> None:
         Champion.from_data(bad)
     with pytest.raises(ValueError):
         Champion.from_data({**data, "platt": {"prior": [0.0, float("nan")]}})
+    row = data["rows"][5]
+    for odd in (float("nan"), float("inf"), True, "0.5", None):  # a row checked at once or not
+        with pytest.raises(ValueError):
+            Champion.from_data({**data, "rows": [*data["rows"][:5], [*row[:3], odd, *row[4:]]]})
+    big = [*row[:3], 1e308, 1e308, *row[5:]]  # finite values summing to inf still load
+    assert Champion.from_data({**data, "rows": [big]}).rows[0] == big
+
+
+def test_champion__rows_written_to_4_decimals_as_they_come_and_go() -> None:
+    rng = random.Random(4)
+    ch = Champion(["prior", "learner"], default="prior", window=50, min_labels=10)
+    for i in range(130):  # the window slides between writes; each row is rounded once
+        y = int(rng.random() < 0.5)
+        ch.update({"prior": rng.gauss(0, 1), "learner": y + rng.gauss(0, 1)}, y)
+        if i % 17 == 0:
+            assert ch.to_data()["rows"] == [[round(v, 4) for v in r] for r in ch.rows]
+    ch.rows.append([1.0, 0.123456, 0.1, 0.1, 0.5, 0.5, 0.5])  # put in by hand: still written
+    assert ch.to_data()["rows"] == [[round(v, 4) for v in r] for r in ch.rows]
+    assert ch.to_data()["rows"][-1][1] == 0.1235
 
 
 def test_bundle__scores_labels_as_of_their_snapshot_and_serves_the_learner_once_better(
@@ -172,3 +191,20 @@ def test_bundle__label_is_scored_by_the_learner_of_its_snapshot_time() -> None:
     inputs = learner_inputs(x, params=then.params, horizon_days=b.horizon_days)
     assert z_learner == pytest.approx(logit(then.learner.predict_proba_one(inputs)))
     assert z_learner != pytest.approx(logit(b.churn.predict_proba_one(inputs)))
+
+
+def test_champion__window_rows_checked_at_once_or_one_by_one_alike() -> None:
+    rng = random.Random(5)
+    ch = Champion(["prior", "learner"], default="prior", window=40, min_labels=10)
+    _stream(ch, 60, good="learner", rng=rng, every=20)
+    data = json.loads(json.dumps(ch.to_data()))
+    ints = [[int(r[0]), *r[1:]] for r in data["rows"]]  # whole numbers stored as ints
+    assert Champion.from_data({**data, "rows": ints}).rows == Champion.from_data(data).rows
+    assert all(type(v) is float for r in Champion.from_data({**data, "rows": ints}).rows
+               for v in r)
+    for bad in ([*data["rows"][:-1], data["rows"][-1][:-1]],  # one row short
+                [*data["rows"][:-1], [2.0, *data["rows"][-1][1:]]],  # y not 0 / 1
+                [*data["rows"][:-1], [*data["rows"][-1][:-1], "0.5"]],  # not a number
+                "rows"):
+        with pytest.raises(ValueError):
+            Champion.from_data({**data, "rows": bad})

@@ -55,5 +55,9 @@ def test_priors__data_round_trip_is_json_and_validated() -> None:
         Priors.from_data({**data, "clock": float("inf")})
     with pytest.raises(ValueError):
         Priors.from_data({**data, "x": data["x"][:-1]})
+    for column, bad in (("x", True), ("x", -1), ("x", 1.0), ("keys", -1),
+                        ("keys", data["bound"]), ("first", data["last"][3] + 1)):
+        with pytest.raises(ValueError):  # one bad cell among plain ints in range
+            Priors.from_data({**data, column: [*data[column][:3], bad, *data[column][4:]]})
     with pytest.raises(ValueError):
         Priors.from_data({**data, "fit": {**data["fit"], "r": -1.0}})
