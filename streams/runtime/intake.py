@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -53,29 +54,36 @@ async def prepare(worker: WorkerState) -> None:
                                               worker.partitions.values()))
     await start_unmarked(worker)
     worker.ready(assignment)
-    freeze_heap()
+    tune_process()
 
 
-_heap_frozen: list[bool] = []
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
+GIL_SWITCH_S = 0.001
+_tuned: list[bool] = []
 
 
-def freeze_heap() -> None:
-    """Once, when the worker is first ready: take every object alive now out of the garbage
-    collector's view (``gc.freeze``).
+def tune_process() -> None:
+    """Once, when the worker is first ready: freeze the heap and shorten the GIL's switch
+    interval, so that nothing holds the event loop for long (bench/loop_blocks.py).
 
-    What is alive then lives as long as the process (modules, classes, functions, Faust's and
-    aiokafka's structures, about 200,000 tracked objects). A full collection walks every
-    tracked object while the event loop waits: without this, each one took 200-400 ms on a
-    loaded 2-core machine, the largest part of the worst event -> output latencies. Frozen
-    objects are still freed when nothing refers to them; only reference cycles among them
-    are never collected.
+    * ``gc.freeze``: what is alive then lives as long as the process (modules, classes,
+      functions, Faust's and aiokafka's structures, about 200,000 tracked objects). A full
+      collection walks every tracked object while the event loop waits: without this each
+      took 150-400 ms on a loaded 2-core machine. Frozen objects are still freed when nothing
+      refers to them; only reference cycles among them are never collected.
+    * ``sys.setswitchinterval(GIL_SWITCH_S)``: the event loop shares the GIL with Faust's
+      consumer thread, the sink's database thread and the trainer's learning thread; each
+      time the loop comes back from I/O it waits for a thread that computes to let go, up
+      to the interval.
     """
-    if _heap_frozen:
+    if _tuned:
         return
-    _heap_frozen.append(True)
+    _tuned.append(True)
     gc.collect()
     gc.freeze()
-    log.info("garbage collector: %d objects of the started worker frozen", gc.get_freeze_count())
+    sys.setswitchinterval(GIL_SWITCH_S)
+    log.info("garbage collector: %d objects of the started worker frozen; GIL switch interval "
+             "%s s", gc.get_freeze_count(), GIL_SWITCH_S)
 
 
 async def start_unmarked(worker: WorkerState) -> None:

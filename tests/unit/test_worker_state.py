@@ -82,13 +82,15 @@ def test_partition_state__mark_moves_forward_only() -> None:
     assert part.advance_mark(12) == {"next": 13}
 
 
-def test_freeze_heap__freezes_the_started_worker_once() -> None:
+def test_tune_process__freezes_the_started_worker_once_and_shortens_the_gil_interval() -> None:
     from unittest.mock import patch
 
     from streams.runtime import intake
 
-    with patch.object(intake, "_heap_frozen", []), patch.object(intake.gc, "freeze") as freeze, \
-            patch.object(intake.gc, "collect") as collect:
-        intake.freeze_heap()
-        intake.freeze_heap()  # a later assignment: what is alive then may not live as long
+    with patch.object(intake, "_tuned", []), patch.object(intake.gc, "freeze") as freeze, \
+            patch.object(intake.gc, "collect") as collect, \
+            patch.object(intake.sys, "setswitchinterval") as switch:
+        intake.tune_process()
+        intake.tune_process()  # a later assignment: what is alive then may not live as long
     assert freeze.call_count == 1 and collect.call_count == 1
+    switch.assert_called_once_with(intake.GIL_SWITCH_S)
