@@ -19,7 +19,7 @@ from faust import StreamT
 
 # The ingest agent's worker state (its table readiness and due schedules), read at call time.
 import agents.track_user_profiles as ingest
-from online_models.profile import stored
+from online_models.profile import placement
 from streams.app import app
 from streams.privacy.erasure import ErasureRequest, parse_request
 from streams.privacy.pseudonyms import pseudonym
@@ -60,9 +60,8 @@ async def until_table_ready(partition: int) -> None:
 
 def still_expired(request: ErasureRequest, user_key: str) -> bool:
     """An expiry request still holds: the user has no event newer than it covers."""
-    state = stored(profiles_for_user.data.get(user_key))
-    last = state.get("last_seen") if isinstance(state, dict) else None
-    return last is not None and float(last) <= request.at
+    last = placement(profiles_for_user.data.get(user_key)).last_seen
+    return last is not None and last <= request.at
 
 
 @app.agent(user_erasures_topic)

@@ -132,9 +132,8 @@ class UserState:
         """Serialize compactly (defaults omitted); the size the state costs in a changelog
         and in the profile table's memory.
 
-        The bytes are a right-sized copy: ``orjson.dumps`` returns its growing buffer,
-        allocated at about 8 KiB for a 1 KiB state (ijl/orjson#483), and the table keeps
-        the value for as long as the user is idle.
+        The bytes are right-sized (:func:`storable`): the table keeps them for as long as
+        the user is idle.
 
         >>> s = UserState(events=3, revenue=10.5)
         >>> UserState.from_bytes(s.to_bytes()) == s
@@ -142,7 +141,7 @@ class UserState:
         >>> len(UserState().to_bytes())
         2
         """
-        return bytes(memoryview(orjson.dumps(self.to_dict())))
+        return storable(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """A compact JSON-ready dict (defaults omitted, remembered ids as base64, the
@@ -220,6 +219,17 @@ class Placement(NamedTuple):
     partition: int | None
     due: float | None
     last_seen: float | None
+
+
+def storable(data: Any) -> bytes:
+    """``data`` as the JSON bytes a profile-table value is kept as, right-sized:
+    ``orjson.dumps`` returns its growing buffer, allocated at about 8 KiB for a 1 KiB state
+    (ijl/orjson#483), and the table keeps a value for long. Inverse of :func:`stored`.
+
+    >>> storable({"next": 7}), stored(storable({"at": 1.5}))
+    (b'{"next":7}', {'at': 1.5})
+    """
+    return bytes(memoryview(orjson.dumps(data)))
 
 
 def stored(raw: Any) -> Any:

@@ -28,11 +28,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import Engine
 
 from online_models.contract import Event
-from online_models.profile import stored
+from online_models.profile import placement, storable, stored
 from streams.privacy.erasure import ErasureRequest, erased_before, erased_key, receipt
 from streams.runtime.continuity import until_done
 from streams.runtime.faust_private import changelog_sent_callback
@@ -76,7 +75,7 @@ locks = PartitionLocks()
 def unerased(user_id: str, events: list[Event]) -> list[Event]:
     """``events`` of ``user_id`` without those erased already (dropped, counted): the ones
     at or before the time of the user's erased marker. One look-up of the marker."""
-    marker = profiles_for_user.data.get(erased_key(user_id))
+    marker = stored(profiles_for_user.data.get(erased_key(user_id)))  # decoded once
     if marker is None:
         return events
     kept = [e for e in events if not erased_before(marker, e.ts)]
@@ -114,9 +113,8 @@ async def erase(request: ErasureRequest, user_key: str, partition: int, *,
     state = profiles_for_user.data.pop(user_key, None)
     hot_profiles.drop(user_key)
     scheduled = unschedule(partition, user_key)
-    last_seen = float((stored(state) or {}).get("last_seen") or 0.0)
-    covered_to = max(request.at, last_seen)
-    marker = bytes(memoryview(orjson.dumps({"at": covered_to})))  # right-sized: kept for long
+    covered_to = max(request.at, placement(state).last_seen or 0.0)
+    marker = storable({"at": covered_to})
     profiles_for_user.data[erased_key(user_key)] = marker
     rows = await until_done(f"erasing the rows of a user of partition {partition}",
                             lambda: asyncio.to_thread(_delete_rows, user_key))

@@ -16,10 +16,10 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 
-import orjson
 from aiokafka import TopicPartition
 from faust.types import TP
 
+from online_models.profile import storable
 from streams.app import app
 from streams.runtime.channels import user_events_topic
 from streams.runtime.continuity import (
@@ -116,7 +116,7 @@ async def before(worker: WorkerState, src: Source, apply: Apply) -> None:
 def applied(worker: WorkerState, src: Source) -> None:
     """Move the partition's mark past ``src`` (call it once ``src`` is processed)."""
     key = mark_key(src.partition)
-    mark = orjson.dumps(worker[src.partition].advance_mark(src.offset))
+    mark = storable(worker[src.partition].advance_mark(src.offset))
     profiles_for_user.data[key] = mark
     sink.mark(key, src.partition, mark)  # reaches the changelog with (or after) the states
 
