@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from online_models.modeldata import numbers_finite
+
 STACK = "stack"
 MIN_SLOPE = 0.05  # a Platt refit flatter than this keeps the previous calibration
 Metrics = dict[str, dict[str, float | int | None]]
@@ -445,9 +447,6 @@ def _num(v: Any) -> float:
     return float(v)
 
 
-_NUMBER_TYPES = frozenset({int, float})
-
-
 def _window_rows(rows: Any, width: int) -> list[list[float]]:
     """Stored window rows as floats, each checked: a list of ``width`` finite numbers, the
     first 0 or 1 (``ValueError`` if not). All rows at once when they are lists of plain ints
@@ -455,13 +454,8 @@ def _window_rows(rows: Any, width: int) -> list[list[float]]:
     if type(rows) is list and all(type(r) is list and len(r) == width and r[0] in (0, 1)
                                   for r in rows):
         flat = list(chain.from_iterable(rows))
-        types = set(map(type, flat))
-        try:
-            finite = types <= _NUMBER_TYPES and math.isfinite(sum(map(float, flat)))
-        except OverflowError:  # an int too large for a float
-            finite = False
-        if finite:
-            return [r.copy() for r in rows] if types <= {float} else \
+        if numbers_finite(flat):
+            return [r.copy() for r in rows] if {float}.issuperset(map(type, flat)) else \
                 [list(map(float, r)) for r in rows]
     out = []
     for row in rows:

@@ -70,10 +70,18 @@ def pending(state: UserState) -> list[tuple[float, dict[str, float]]]:
     return out
 
 
-def _times(state: UserState) -> list[float]:
-    """Snapshot times only (cheap: features are not decoded)."""
+def _packed(state: UserState) -> list[Any] | None:
+    """The stored snapshots (a tag, then time offset and features per snapshot), or None."""
     raw = state.pending_labels
     if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
+        return None
+    return raw
+
+
+def _times(state: UserState) -> list[float]:
+    """Snapshot times only (cheap: features are not decoded)."""
+    raw = _packed(state)
+    if raw is None:
         return []
     times, t = [], 0.0
     for i in range(1, len(raw), 2):
@@ -276,7 +284,7 @@ def next_label_due(state: UserState, *, horizon_days: float) -> float | None:
     86400.0
     """
     _check(horizon_days)
-    raw = state.pending_labels  # the oldest snapshot's time is the first offset (_times)
-    if not isinstance(raw, list) or len(raw) < 3 or len(raw) % 2 == 0:
+    raw = _packed(state)  # the oldest snapshot's time is the first offset (_times)
+    if raw is None:
         return None
     return (0.0 + float(raw[1])) + horizon_days * DAY

@@ -18,7 +18,6 @@ from online_models import modeldata as md
 _EPS = 1e-6
 _SCHEMA = 1
 MAX_FEATURES = 256  # churn features a snapshot may carry (``churn_features`` has ~20)
-_CELLS = ((False, False), (False, True), (True, False), (True, True))  # (truth, predicted)
 
 
 def _clean(x: dict[str, Any]) -> dict[str, float]:
@@ -66,7 +65,7 @@ class ThresholdAUC:
         thresholds[0] -= 1e-7
         thresholds[-1] += 1e-7
         self.thresholds = thresholds
-        self._cells = [[0.0, 0.0, 0.0, 0.0] for _ in thresholds]  # per _CELLS, per threshold
+        self._cells = [[0.0, 0.0, 0.0, 0.0] for _ in thresholds]  # [tn, fp, fn, tp] each
         self._pending: tuple[list[int], list[int]] = ([0] * (n_thresholds + 1),
                                                       [0] * (n_thresholds + 1))
         self._dirty = False

@@ -66,17 +66,23 @@ def _check_finite(value: Any) -> None:
         types = set(map(type, value))
         if types == {list}:  # rows of numbers (a champion's window): all rows at once
             numbers = list(chain.from_iterable(value))
-            if _numbers_finite(numbers):
+            if numbers_finite(numbers):
                 return
-        elif _numbers_finite(value):
+        elif numbers_finite(value):
             return
         for v in value:
             _check_finite(v)
 
 
-def _numbers_finite(values: list[Any]) -> bool:
+def numbers_finite(values: list[Any]) -> bool:
     """True when ``values`` are plain ints and floats of a finite sum: then every float is
-    finite (an inf or a NaN never sums to a finite number). False: check one by one."""
+    finite (an inf or a NaN never sums to a finite number). False: check one by one.
+
+    >>> numbers_finite([1, 2.5]), numbers_finite([1.0, float("nan")]), numbers_finite([True])
+    (True, False, False)
+    >>> numbers_finite([1.5, 10**400])  # an int too large for a float
+    False
+    """
     if not _NUMBER_TYPES.issuperset(map(type, values)):
         return False
     try:
