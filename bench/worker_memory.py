@@ -31,16 +31,19 @@ import gc
 import os
 import sys
 import time
-import zlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTITIONS = 4
-CHANNELS = ("training_topic", "segment_changes_topic", "churn_alerts_topic",
-            "winback_outcomes_topic", "dead_letters_topic", "user_events_topic")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Neither imports the project at module level (``--root`` puts another checkout first).
+from bench.footprint import slope  # noqa: E402
+from bench.in_process import handle_in_order, ready_app  # noqa: E402
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -50,19 +53,6 @@ def rss() -> int:
         return int(statm.read().split()[1]) * PAGE
 
 
-def slope(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of y over x.
-
-    >>> slope([(0, 1), (1, 3), (2, 5)])
-    2.0
-    """
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    return sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
-
-
 def full_collection() -> float:
     """Seconds one full garbage collection takes (it walks every object the collector tracks:
     the table's, if it holds dicts; the worker's event loop waits meanwhile)."""
@@ -70,10 +60,6 @@ def full_collection() -> float:
     started = time.perf_counter()
     gc.collect()
     return time.perf_counter() - started
-
-
-async def _sent(*args: Any, **kwargs: Any) -> None:
-    """A send the broker accepts at once."""
 
 
 async def _dropped(*args: Any, **kwargs: Any) -> None:
@@ -97,17 +83,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import agents.track_user_profiles as agent
     from bench.live_mix import history
-    from streams.app import app
-    from streams.runtime import channels
-    from streams.runtime.effects import Source
-    from streams.runtime.model_follower import models
     from streams.runtime.outputs import sink
     from streams.runtime.tables import hot_profiles, profiles_for_user
     from streams.runtime.worker_state import WorkerState
 
-    app.finalize()
-    app.flow_control.resume()
-    models.synced.set()  # score with the blank bundle, as a worker before its first model
     # The events stay alive to the end: freeing them would leave holes in the small-object
     # arenas that a table of small objects (dicts) fills without growing the RSS, which a
     # table of bytes above 512 B (malloc'd) cannot: the comparison would be biased.
@@ -122,25 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     def users() -> int:
         return sum(1 for key in profiles_for_user.data if not str(key).startswith("\x00"))
 
-    async def handle_all() -> None:
-        offsets = [0] * PARTITIONS
-        for i, (key, value) in enumerate(messages, 1):
-            partition = zlib.crc32(key) % PARTITIONS
-            src = Source("user-events", partition, offsets[partition], key)
-            offsets[partition] += 1
-            await agent.handle(src, value, None)
-            if i % every == 0:
-                gc.collect()
-                samples.append((users(), rss()))
+    def sample(i: int) -> None:
+        if i % every == 0:
+            gc.collect()
+            samples.append((users(), rss()))
 
     with ExitStack() as stack:
         stack.enter_context(patch.object(agent, "worker", worker))
         stack.enter_context(patch.object(hot_profiles, "capacity", args.hot_states))
         stack.enter_context(patch.object(sink, "put", _dropped))
         stack.enter_context(patch.object(sink, "mark", lambda *a, **k: None))
-        for name in CHANNELS:
-            stack.enter_context(patch.object(getattr(channels, name), "send", _sent))
-        asyncio.run(handle_all())
+        ready_app(stack)
+        asyncio.run(handle_in_order(messages, sample))
     held = users()
     del events
     full_gc = full_collection()

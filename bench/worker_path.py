@@ -19,10 +19,8 @@ import argparse
 import asyncio
 import sys
 import time
-import zlib
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,21 +29,13 @@ if str(ROOT) not in sys.path:
 
 import orjson  # noqa: E402
 
+from bench.in_process import PARTITIONS, handle_in_order, ready_app  # noqa: E402
 from bench.live_mix import collector_batches, live_mix  # noqa: E402
-
-PARTITIONS = 4
-CHANNELS = ("training_topic", "segment_changes_topic", "churn_alerts_topic",
-            "winback_outcomes_topic", "dead_letters_topic", "user_events_topic")
-
-
-async def _sent(*args: Any, **kwargs: Any) -> None:
-    """A send the broker accepts at once."""
 
 
 def run_once(messages: list[tuple[bytes, bytes]]) -> tuple[float, dict[str, int]]:
     """Handle ``messages`` (key, value) from an empty table; CPU seconds and worker counts."""
     import agents.track_user_profiles as agent
-    from streams.runtime.effects import Source
     from streams.runtime.outputs import sink
     from streams.runtime.tables import hot_profiles, profiles_for_user
     from streams.runtime.worker_state import WorkerState
@@ -54,14 +44,6 @@ def run_once(messages: list[tuple[bytes, bytes]]) -> tuple[float, dict[str, int]
     hot_profiles.clear()
     worker = WorkerState(max_future_skew_s=agent.settings.max_future_skew_s)
     worker.ready(worker.assignment)  # the table is complete: nothing to recover
-    offsets = [0] * PARTITIONS
-
-    async def handle_all() -> None:
-        for key, value in messages:
-            partition = zlib.crc32(key) % PARTITIONS
-            src = Source("user-events", partition, offsets[partition], key)
-            offsets[partition] += 1
-            await agent.handle(src, value, None)
 
     with ExitStack() as stack:
         stack.enter_context(patch.object(agent, "worker", worker))
@@ -70,7 +52,7 @@ def run_once(messages: list[tuple[bytes, bytes]]) -> tuple[float, dict[str, int]
                             ("_states", {}), ("_buffered", 0)):
             stack.enter_context(patch.object(sink, name, value))
         started = time.process_time()
-        asyncio.run(handle_all())
+        asyncio.run(handle_in_order(messages))
         cpu = time.process_time() - started
     profiles_for_user.data.clear()
     hot_profiles.clear()
@@ -88,14 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 1 or args.users < 1 or args.repeat < 1:
         parser.error("--events, --users and --repeat must be >= 1")
 
-    from streams.app import app
-    from streams.runtime import channels
-    from streams.runtime.model_follower import models
     from streams.runtime.tables import hot_profiles
 
-    app.finalize()
-    app.flow_control.resume()
-    models.synced.set()  # score with the blank bundle, as a worker before its first model
     events = live_mix(args.users, args.events)
     if args.batch_mean > 0:
         messages = [(str(b[0]["user_id"]).encode(), orjson.dumps(b))
@@ -105,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     users = len({key for key, _ in messages})
     runs: list[float] = []
     with ExitStack() as stack:
-        for name in CHANNELS:
-            stack.enter_context(patch.object(getattr(channels, name), "send", _sent))
+        ready_app(stack)
         for _ in range(args.repeat):
             hits, misses = hot_profiles.hits, hot_profiles.misses
             cpu, stats = run_once(messages)
