@@ -248,12 +248,18 @@ def placement(raw: Any) -> Placement:
     """The partition, due time and last event time of a state as stored in the profile
     table (:meth:`UserState.to_bytes`, or its dict), without building the state.
 
+    A value that is not JSON (a corrupt changelog record) has no placement, like any value
+    that is not a state: a rebuild skips it instead of stopping the worker.
+
     >>> placement(b'{"last_seen":90.0,"ext":{"p":1,"due":120}}')
     Placement(partition=1, due=120.0, last_seen=90.0)
-    >>> placement(None)
-    Placement(partition=None, due=None, last_seen=None)
+    >>> placement(None), placement(b"not json") == placement(None)
+    (Placement(partition=None, due=None, last_seen=None), True)
     """
-    raw = stored(raw)
+    try:
+        raw = stored(raw)
+    except orjson.JSONDecodeError:
+        return Placement(None, None, None)
     if not isinstance(raw, dict):
         return Placement(None, None, None)
     ext = raw.get("ext")

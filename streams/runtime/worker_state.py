@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from online_models.profile import placement, stored
 from online_models.schedule import DueSchedule
 from streams.runtime.continuity import mark_partition
@@ -123,7 +125,10 @@ class WorkerState:
         for key, raw in table:
             marked = mark_partition(key)
             if marked is not None:
-                raw = stored(raw)
+                try:
+                    raw = stored(raw)
+                except orjson.JSONDecodeError:  # a corrupt record: no mark (start offsets)
+                    continue
                 if isinstance(raw, dict) and "next" in raw:
                     self[marked].mark = int(raw["next"])
                 continue

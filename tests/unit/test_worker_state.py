@@ -94,3 +94,12 @@ def test_tune_process__freezes_the_started_worker_once_and_shortens_the_gil_inte
         intake.tune_process()  # a later assignment: what is alive then may not live as long
     assert freeze.call_count == 1 and collect.call_count == 1
     switch.assert_called_once_with(intake.GIL_SWITCH_S)
+
+
+def test_rebuild__skips_table_values_that_are_not_json() -> None:
+    worker = WorkerState(now=lambda: 500.0)
+    worker.rebuild([("u1", b"not json"), ("u2", b'{"last_seen":90.0,"ext":{"p":1,"due":120}}'),
+                    ("\x00lifeline-next-offset:1", b"\xff\xfe"), ("u3", b"")])
+    part = worker[1]
+    assert part.schedule.due_at("u1") is None and part.schedule.due_at("u2") == 120.0
+    assert part.mark is None and part.watermark == 90.0
