@@ -168,10 +168,12 @@ def make_engine(url: str, *, connect_timeout: float | None = None,
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     elif url.startswith(("postgresql://", "postgresql+psycopg2://")):
-        # The sink's upserts (INSERT .. ON CONFLICT, no RETURNING) are executemany calls that
-        # SQLAlchemy 2.1 does not turn into "insertmanyvalues" (sqlalchemy#13130), so psycopg2
-        # would run them one round trip per row (~0.25 ms each, releasing and re-taking the
-        # GIL every time). psycopg2's execute_batch sends pages of statements instead.
+        # The sink writes with COPY (streams/storage/upserts.py). Its executemany path (a
+        # batch COPY cannot render exactly, write_rows(copy=False), other callers) runs
+        # INSERT .. ON CONFLICT without RETURNING, which SQLAlchemy 2.1 does not turn into
+        # "insertmanyvalues" (sqlalchemy#13130): psycopg2 would run it one round trip per row
+        # (~0.25 ms each, releasing and re-taking the GIL every time). execute_batch sends
+        # pages of statements instead (each row still rendered as a whole statement).
         kwargs.setdefault("executemany_mode", "values_plus_batch")
         kwargs.setdefault("executemany_batch_page_size", 500)
         connect_args = dict(kwargs.pop("connect_args", {}))
