@@ -6,11 +6,11 @@ same rows: the statement that resolves conflicts (guard, ``updated_at``, ``DO NO
 built by one function, :func:`_statement`, for both.
 
 The stage of a table and column set is a temporary table of the connection
-(``lifeline_stage_<table>_<digest>``: the given columns with the table's types, aware
-datetimes as ``bigint`` microseconds, no constraints or defaults; ``ON COMMIT DELETE
-ROWS``), created on first use and remembered in the pooled connection's ``info``; after any
-error in a write it is created again (``IF NOT EXISTS``) by the next one, so a session that
-lost its temporary tables heals on the sink's retry.
+(``lifeline_stage_<table>_<digest>``: the given columns with the table's types, strings as
+``text``, aware datetimes as ``bigint`` microseconds, no constraints or defaults; ``ON
+COMMIT DELETE ROWS``), created on first use and remembered in the pooled connection's
+``info``; after any error in a write it is created again (``IF NOT EXISTS``) by the next
+one, so a session that lost its temporary tables heals on the sink's retry.
 """
 
 from __future__ import annotations
@@ -348,11 +348,13 @@ def _plan(spec: Upsert, columns: tuple[str, ...], dialect: Any) -> _Plan | None:
         digest = hashlib.sha256(repr((table.schema, table.name, columns)).encode())
         stage = f"lifeline_stage_{table.name[:24]}_{digest.hexdigest()[:12]}"
         quote = dialect.identifier_preparer.quote
+        strings = {c for c in columns if type(table.c[c].type) in (String, Text)}
         staged = table_clause(stage, *[column_clause(c) for c in columns], schema="pg_temp")
-        # Only the columns given, with their types (instants as bigint microseconds) and no
-        # constraints or defaults: NULL and defaults are decided by the INSERT into the
-        # table, as before.
-        shape = select(*[cast(null(), BigInteger).label(c) if f is instant else table.c[c]
+        # Only the columns given, with their types (strings as text, instants as bigint
+        # microseconds) and no constraints or defaults: NULL, length and defaults are
+        # decided by the INSERT into the table, as before.
+        shape = select(*[cast(null(), BigInteger).label(c) if f is instant
+                         else cast(null(), Text).label(c) if c in strings else table.c[c]
                          for c, f in zip(columns, formats, strict=True)])
         create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage)} ON COMMIT DELETE ROWS "
                   f"AS {shape.compile(dialect=dialect)} WITH NO DATA")
@@ -363,7 +365,8 @@ def _plan(spec: Upsert, columns: tuple[str, ...], dialect: Any) -> _Plan | None:
         ) if f is instant else staged.c[c] for c, f in zip(columns, formats, strict=True)])
         insert = _statement(spec, "postgresql", columns, source=values.select_from(staged))
         clear = f"DELETE FROM pg_temp.{quote(stage)}"
-        plan = _Plan(stage, create, clear, copy, insert, tuple(f for f in formats if f is not None))
+        plan = _Plan(stage, create, clear, copy, insert,
+                     tuple(f for f in formats if f is not None))
     _PLANS[key] = plan
     return plan
 
