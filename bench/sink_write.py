@@ -1,15 +1,16 @@
 """Client cost of the sink's PostgreSQL writes: COPY + upsert from a stage vs executemany.
 
-Run: ``python -m bench.sink_write [--users N] [--batch B] [--rounds R]``.
+Run: ``python -m bench.sink_write [--users N] [--batch B] [--rounds R] [--profiles-only]``.
 
 One scratch database (``bench.harness.create_database``, migrated, dropped at the end). The
 same ``N`` ``user_profiles`` rows (the 16 columns of ``streams.runtime.outputs.profile_row``)
 plus ``N / 2`` ``segment_transitions`` and ``N / 2`` ``segment_memberships`` rows (as
-``change_rows`` makes them) are written with ``streams.storage.upserts.write_rows``, in
-flushes of ``B`` profile rows (and ``B / 2`` of each segment table), as the sink does:
-``copy=True`` (COPY) and ``copy=False`` (the executemany path). One round writes everything
-once each way, in alternating order; every round updates the profiles (``events`` grows, so
-the guard lets the rows through) and adds new segment rows, so both ways do the same work.
+``change_rows`` makes them; none with ``--profiles-only``) are written with
+``streams.storage.upserts.write_rows``, in flushes of ``B`` profile rows (and ``B / 2`` of
+each segment table), as the sink does: ``copy=True`` (COPY) and ``copy=False`` (the
+executemany path). One round writes everything once each way, in alternating order; every
+round updates the profiles (``events`` grows, so the guard lets the rows through) and adds
+new segment rows, so both ways do the same work.
 A first round of each way is not counted (connections, stage tables, statement caches).
 
 Printed per way: client CPU (``time.process_time`` of this process: formatting, driver,
@@ -74,14 +75,14 @@ def segment_rows(i: int, round_: int) -> tuple[Row, Row]:
              "since": at, "change_id": change_id})
 
 
-def flushes(users: int, batch: int, round_: int, events: int
+def flushes(users: int, batch: int, round_: int, events: int, segments: bool = True
             ) -> list[dict[Upsert, list[Row]]]:
     """One round's writes: every user's profile, half the users' segment rows."""
     profiles, transitions, memberships = specs()
     out = []
     for start in range(0, users, batch):
         ids = range(start, min(start + batch, users))
-        segs = [segment_rows(i, round_) for i in ids if i % 2 == round_ % 2]
+        segs = [segment_rows(i, round_) for i in ids if segments and i % 2 == round_ % 2]
         out.append({profiles: [profile(i, events) for i in ids],
                     transitions: [s[0] for s in segs], memberships: [s[1] for s in segs]})
     return out
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20_000, help="profile rows per round")
     parser.add_argument("--batch", type=int, default=2000, help="profile rows per flush")
     parser.add_argument("--rounds", type=int, default=6, help="counted rounds of each way")
+    parser.add_argument("--profiles-only", action="store_true",
+                        help="write user_profiles rows only (no segment rows)")
     args = parser.parse_args(argv)
     from streams.cli.admin import migrate
     from streams.storage.schema import make_engine
@@ -119,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             for way in order:
                 # The same work each way: new segment rows, profiles that pass the guard.
                 events += 1
-                writes = flushes(args.users, args.batch, 2 * round_ + (way == "copy"), events)
+                writes = flushes(args.users, args.batch, 2 * round_ + (way == "copy"), events,
+                                 not args.profiles_only)
                 cost = timed(engine, writes, copy=way == "copy")
                 if round_:
                     results[way].append(cost)
-        print(f"rows per round and way: {results['copy'][0][2]} ({args.users} profiles, "
+        print(f"rows per round and way: {results['copy'][0][2]} ({args.users} profiles"
+              f"{' only' if args.profiles_only else ' + segment rows'}, "
               f"flushes of {args.batch}), {args.rounds} rounds, load: "
               f"{os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
         median: dict[str, tuple[float, float]] = {}

@@ -234,3 +234,20 @@ def test_write_rows__copy_path_is_taken_and_rebuilds_a_lost_stage(database: str)
     engine.dispose()
     assert [r[0] for r in helpers.rows(database, "SELECT user_id FROM user_profiles "
                                                  "ORDER BY 1")] == ["a", "b"]
+
+
+def test_write_rows__a_connection_lost_during_copy_is_transient_and_replaced(
+    database: str,
+) -> None:
+    engine = sa.create_engine(database, pool_size=1, max_overflow=0)  # no pre-ping
+    assert write_rows(engine, {PROFILES: [profile("a", 1)]}) == 1  # the stage exists now
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    helpers.rows(database, f"SELECT pg_terminate_backend({pid})")
+    with pytest.raises(sa.exc.OperationalError) as lost:  # COPY is the first statement sent
+        write_rows(engine, {PROFILES: [profile("b", 1)]})
+    assert lost.value.connection_invalidated and classify(lost.value) == "transient"
+    assert "COPY" in str(lost.value)
+    assert write_rows(engine, {PROFILES: [profile("b", 1)]}) == 1  # the sink's retry
+    engine.dispose()
+    assert len(helpers.rows(database, "SELECT 1 FROM user_profiles")) == 2
