@@ -227,7 +227,7 @@ def instant(v: Any) -> str:
 
     The stage holds them as ``bigint``; the upsert adds them to ``'epoch'`` (exact integer
     arithmetic, whatever the session's time zone): the instant psycopg2's
-    ``'<isoformat>'::timestamptz`` names, at a fifth of the cost of ``isoformat()``. Naive
+    ``'<isoformat>'::timestamptz`` names, at about a quarter of the cost of ``isoformat()``. Naive
     datetimes (whose instant depends on the session's time zone) and microsecond counts a
     double does not hold exactly (before 1685 or after 2255) are not rendered.
 
