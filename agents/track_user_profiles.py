@@ -200,8 +200,10 @@ async def apply(src: Source, events: list[Event], ack: Ack | None) -> None:
         await ack_in_order(ack)
         return
     watermark = worker.event_time(src.partition, max(e.ts for e in events))
-    # A copy, kept after the sends: held decoded if the user was recently active.
-    state = hot_profiles.take(user_id, profiles_for_user.data.get(user_id))
+    # A copy, kept after the sends: held decoded if the user was recently active (then the
+    # table's value is not read).
+    raw = None if user_id in hot_profiles else profiles_for_user.data.get(user_id)
+    state = hot_profiles.take(user_id, raw)
     out = on_events(user_id, state, events, models=models.current, config=settings.engine,
                     offset=src.offset)
     effects = Effects(part)

@@ -174,11 +174,14 @@ def _text(raw: dict[str, Any], field: str, *, required: bool = False) -> str | N
         if required:
             raise _Reject(f"missing_field:{field}")
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise _Reject(f"bad_type:{field}", type(value).__name__)
-    if isinstance(value, int) and not -(2**63) <= value < 2**64:
-        raise _Reject(f"oversized:{field}", "integer beyond 64 bits")
-    text = str(value)
+    if type(value) is str:  # the usual case: no conversion
+        text = value
+    else:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise _Reject(f"bad_type:{field}", type(value).__name__)
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            raise _Reject(f"oversized:{field}", "integer beyond 64 bits")
+        text = str(value)
     if len(text) > _LIMITS[field]:
         raise _Reject(f"oversized:{field}", f"{len(text)} > {_LIMITS[field]} chars")
     if not text.isprintable():  # fast path: every Cc and Cs character is non-printable

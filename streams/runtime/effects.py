@@ -121,7 +121,8 @@ class Effects:
 
     async def publish(self, ack: Ack | None) -> None:
         """:meth:`settle`, then hand rows, states and training examples to the sink."""
-        await self.settle()
+        if self._sends or self._unkept:  # a message's own step is settled already
+            await self.settle()
         rows, states, training = self.rows, self.states, self.training
         self.rows, self.states, self.training = [], {}, []
         await sink.put(rows, ack, states, outbox=training)  # training: sent once per flush

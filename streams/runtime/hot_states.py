@@ -1,11 +1,11 @@
 """Hot user states: the decoded :class:`UserState` of recently active users, kept in memory.
 
-The profile table (tables.py) stays the one place a user's kept state lives: a compact dict
-(``UserState.to_dict()``) per user, written when a step's outputs are sent, read by ticks,
-erasure, expiry and the rebuild after an assignment, and sent to the changelog by the sink.
-Decoding that dict into a :class:`UserState` for every message of the same user is the part
-this module saves: a user's state, once kept, is also held here, decoded, and the next step
-of the user starts from it instead of from the table.
+The profile table (tables.py) stays the one place a user's kept state lives: its compact
+JSON bytes (``UserState.to_bytes()``) per user, written when a step's outputs are sent, read
+by ticks, erasure, expiry and the rebuild after an assignment, and sent to the changelog by
+the sink. Decoding those bytes into a :class:`UserState` for every message of the same user
+is the part this module saves: a user's state, once kept, is also held here, decoded, and the
+next step of the user starts from it instead of from the table.
 
 Rules that keep it equal to the table:
 
@@ -13,9 +13,10 @@ Rules that keep it equal to the table:
   again (:meth:`HotStates.keep`) only where the table is written (``Effects.settle``, once the
   outputs are sent). A step that fails or is abandoned leaves no entry: the next message of
   the user decodes the table's value, the last kept state.
-* The table's value and the entry share no mutable container: :meth:`take` gives the step
-  its own copies of the containers, as decoding does, so a dict already in the table or
-  queued for the changelog is never changed by a later step.
+* The table's value and the entry share nothing: the table holds bytes, encoded from the
+  state when it was kept, so a later step that changes the held state in place never
+  changes a value already in the table or queued for the changelog. (A dict given to
+  :meth:`take` is decoded into a state with its own containers, as bytes are.)
 * Whatever changes the table otherwise drops entries: an erasure (:meth:`drop`) and every
   new assignment (:meth:`clear`, before its first message; the table is then recovered).
 
@@ -36,12 +37,14 @@ class HotStates:
     ``capacity`` of them.
 
     >>> hot = HotStates(2)
-    >>> s = hot.take("u1", {"events": 3, "counts": {"view": 3}})  # not held: decoded
+    >>> s = hot.take("u1", b'{"events":3,"counts":{"view":3}}')  # not held: decoded
     >>> s.counts["view"] += 1; s.events += 1
-    >>> kept = s.to_dict(); hot.keep("u1", s)  # written to the table, and held
+    >>> kept = s.to_bytes(); hot.keep("u1", s)  # written to the table, and held
     >>> t = hot.take("u1", kept)  # held: not decoded again, not held while the step runs
-    >>> t is s, t.events, t.counts, t.counts is kept["counts"], "u1" in hot
-    (True, 4, {'view': 4}, False, False)
+    >>> t is s, t.events, t.counts, "u1" in hot
+    (True, 4, {'view': 4}, False)
+    >>> t.counts["view"] += 1; UserState.from_bytes(kept).counts  # the table's is unchanged
+    {'view': 4}
     >>> hot.keep("u1", t); hot.keep("u2", UserState()); hot.keep("u3", UserState())
     >>> sorted(hot.users()), hot.evicted  # u1 was the least recently kept
     (['u2', 'u3'], 1)
@@ -74,10 +77,11 @@ class HotStates:
             self.misses += 1
             return UserState.from_dict(stored(raw))
         self.hits += 1
-        return detached(state)
+        return state
 
     def keep(self, user_id: str, state: UserState) -> None:
-        """Hold ``state``, the user's state just written to the table."""
+        """Hold ``state``, the user's state just written to the table (as its bytes: the
+        next step may change it in place)."""
         if not self.capacity:
             return
         states = self._states
@@ -95,23 +99,3 @@ class HotStates:
         """Forget everyone (a new assignment: the table is recovered)."""
         self._states.clear()
 
-
-def detached(state: UserState) -> UserState:
-    """``state`` with copies of the containers a step changes in place (those
-    ``UserState.from_dict`` copies): the dicts ``counts``, ``affinity`` and ``segments``
-    and the lists ``pending_labels`` and ``alert_state``.
-
-    >>> s = UserState(counts={"view": 1}, pending_labels=[[1, 2]])
-    >>> stored = s.to_dict()  # shares the containers
-    >>> d = detached(s)
-    >>> d is s, d.counts is stored["counts"], d.pending_labels is stored["ext"]["lp"]
-    (True, False, False)
-    >>> d.counts == stored["counts"], d.pending_labels == stored["ext"]["lp"]
-    (True, True)
-    """
-    state.counts = dict(state.counts)
-    state.affinity = dict(state.affinity)
-    state.segments = dict(state.segments)
-    state.pending_labels = list(state.pending_labels)
-    state.alert_state = list(state.alert_state)
-    return state

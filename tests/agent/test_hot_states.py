@@ -55,6 +55,25 @@ async def test_ingest__the_next_message_of_a_user_starts_from_its_hot_state(
     assert [stored(s)["events"] for s in states] == [1, 2, 3]  # each queued state kept as it was
 
 
+async def test_ingest__a_held_user_is_not_read_from_the_table(
+    sink_put: AsyncMock, worker: WorkerState
+) -> None:
+    worker.now = lambda: NOW
+    await module.ingest(Source("user-events", 0, 1, b"u1"), event("u1", "e1", NOW - 60), None)
+    table, reads = profiles_for_user.data, []
+    get = table.get
+
+    def counted(key: Any, default: Any = None) -> Any:
+        reads.append(key)
+        return get(key, default)
+
+    with patch.object(table, "get", counted):
+        await module.ingest(Source("user-events", 0, 2, b"u1"), event("u1", "e2", NOW - 30),
+                            None)
+    assert "u1" not in reads  # started from the held state
+    assert UserState.from_bytes(profiles_for_user["u1"]).events == 2
+
+
 async def test_ingest__a_failed_step_leaves_no_hot_state_and_the_next_starts_from_the_table(
     sink_put: AsyncMock, outputs: dict[str, AsyncMock], worker: WorkerState
 ) -> None:

@@ -10,12 +10,12 @@ from streams.runtime.hot_states import HotStates
 pytestmark = pytest.mark.unit
 
 
-def kept(hot: HotStates, user: str, events: int) -> dict[str, object]:
-    """Keep a state of ``events`` events for ``user``; returns its table value."""
+def kept(hot: HotStates, user: str, events: int) -> bytes:
+    """Keep a state of ``events`` events for ``user``; returns its table value (its bytes)."""
     state = UserState(events=events, counts={"view": events}, segments={"value": "low"},
                       pending_labels=[[events, 1]], alert_state=[events])
     hot.keep(user, state)
-    return state.to_dict()
+    return state.to_bytes()
 
 
 def test_hot_states__the_least_recently_kept_user_is_evicted_at_the_cap() -> None:
@@ -49,13 +49,13 @@ def test_hot_states__a_taken_state_is_not_held_until_kept_again() -> None:
 def test_hot_states__a_step_never_changes_the_table_value_it_came_from() -> None:
     hot = HotStates(10)
     value = kept(hot, "a", 1)
-    before = UserState.from_dict(value)
+    before = UserState.from_bytes(value)
     state = hot.take("a", value)
     state.counts["view"] += 5
     state.segments["value"] = "high"
     state.pending_labels.append([9, 9])
     state.alert_state.append(9)
-    assert UserState.from_dict(value) == before  # what the table and changelog hold
+    assert UserState.from_bytes(value) == before  # what the table and changelog hold
 
 
 def test_hot_states__drop_and_clear_forget_users() -> None:
