@@ -298,16 +298,23 @@ class InterestModel:
     def _kmeans(self, rng: random.Random) -> tuple[float, list[Vector]]:
         points = self._buffer
         centres = [rng.choice(points)]
-        while len(centres) < self.k:  # k-means++: far points are likelier seeds
-            d = [min(_sq_distance(p, c) for c in centres) for p in points]
-            centres.append(rng.choices(points, d)[0] if sum(d) > 0 else rng.choice(points))
+        # k-means++: far points are likelier seeds. d[i] is point i's distance to its nearest
+        # centre so far, kept up to date with each new centre (the same values as taking the
+        # min over every centre again).
+        d = [_sq_distance(p, centres[0]) for p in points]
+        while len(centres) < self.k:
+            centre = rng.choices(points, d)[0] if sum(d) > 0 else rng.choice(points)
+            centres.append(centre)
+            if len(centres) < self.k:
+                d = [min(old, _sq_distance(p, centre)) for old, p in zip(d, points, strict=True)]
         for _ in range(15):  # Lloyd passes on the buffer
             groups: list[list[Vector]] = [[] for _ in centres]
             index = _CentreIndex(centres)
             for p in points:
                 groups[index.nearest(p, centres)].append(p)
             centres = [_mean(g) if g else c for g, c in zip(groups, centres, strict=True)]
-        inertia = sum(min(_sq_distance(p, c) for c in centres) for p in points)
+        index = _CentreIndex(centres)  # each point's distance to its nearest centre
+        inertia = sum(_sq_distance(p, centres[index.nearest(p, centres)]) for p in points)
         return inertia, centres
 
     def _seed(self) -> None:
