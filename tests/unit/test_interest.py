@@ -137,3 +137,35 @@ def test_interest__cached_labels_follow_learning() -> None:
         model.learn_one({"toys": 5.0, "games": 4.0})
     assert model.label(0) == "toys+games"
     assert InterestModel.from_data(model.to_data()).label(0) == "toys+games"
+
+
+def _kmeans_by_definition(model: InterestModel, rng: random.Random) -> tuple[float, list]:
+    """k-means++ and Lloyd as defined: every point's distance to every centre, each time."""
+    from online_models.interest import _mean, _sq_distance
+
+    points = model._buffer
+    centres = [rng.choice(points)]
+    while len(centres) < model.k:
+        d = [min(_sq_distance(p, c) for c in centres) for p in points]
+        centres.append(rng.choices(points, d)[0] if sum(d) > 0 else rng.choice(points))
+    for _ in range(15):
+        groups: list[list] = [[] for _ in centres]
+        for p in points:
+            groups[min(range(len(centres)), key=lambda i: _sq_distance(p, centres[i]))].append(p)
+        centres = [_mean(g) if g else c for g, c in zip(groups, centres, strict=True)]
+    inertia = sum(min(_sq_distance(p, c) for c in centres) for p in points)
+    return inertia, centres
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_kmeans_seeding_equals_its_definition(seed: int) -> None:
+    """The seeding's shortcuts (distances to the nearest centre kept up to date, the centre
+    index) give exactly the centres and inertia of the plain definition."""
+    rng = random.Random(seed)
+    cats = [f"c{i}" for i in range(rng.choice([3, 12, 40]))]
+    k = rng.choice([1, 2, 5, 8])
+    model = InterestModel(k=k, init_size=max(k, 60))
+    model._buffer = [normalize({c: rng.choice([1.0, 5 * rng.random()])
+                                for c in rng.sample(cats, rng.randint(1, min(5, len(cats))))})
+                     for _ in range(60)]
+    assert model._kmeans(random.Random(seed)) == _kmeans_by_definition(model, random.Random(seed))
