@@ -307,11 +307,16 @@ class InterestModel:
             centres.append(centre)
             if len(centres) < self.k:
                 d = [min(old, _sq_distance(p, centre)) for old, p in zip(d, points, strict=True)]
+        previous: list[int] | None = None
         for _ in range(15):  # Lloyd passes on the buffer
-            groups: list[list[Vector]] = [[] for _ in centres]
             index = _CentreIndex(centres)
-            for p in points:
-                groups[index.nearest(p, centres)].append(p)
+            nearest = [index.nearest(p, centres) for p in points]
+            if nearest == previous:  # the same groups give the same centres: converged
+                break
+            previous = nearest
+            groups: list[list[Vector]] = [[] for _ in centres]
+            for p, i in zip(points, nearest, strict=True):
+                groups[i].append(p)
             centres = [_mean(g) if g else c for g, c in zip(groups, centres, strict=True)]
         index = _CentreIndex(centres)  # each point's distance to its nearest centre
         inertia = sum(_sq_distance(p, centres[index.nearest(p, centres)]) for p in points)
