@@ -180,10 +180,7 @@ def _string(length: int | None) -> Callable[[Any], str]:
         # A str subclass (SQLAlchemy's quoted_name, a StrEnum) is sent as its characters.
         if not isinstance(v, str) or (length is not None and len(v) > length):
             raise Unsupported(v)
-        if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
-            return (v.replace("\\", "\\\\").replace("\t", "\\t")
-                    .replace("\n", "\\n").replace("\r", "\\r"))
-        return v
+        return copy_string(v)
     return fmt
 
 
@@ -258,10 +255,7 @@ def _json(none_as_null: bool) -> Callable[[Any], str]:
                 text = _json_encode(v)
         else:
             text = _json_encode(v)
-        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-            return (text.replace("\\", "\\\\").replace("\t", "\\t")
-                    .replace("\n", "\\n").replace("\r", "\\r"))
-        return text
+        return copy_string(text)
     return fmt
 
 
