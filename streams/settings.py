@@ -136,6 +136,13 @@ def _signing_key(env: Mapping[str, str]) -> bytes | None:
     return key
 
 
+def _trainer(env: Mapping[str, str]) -> str:
+    value = _get(env, "TRAINER", Settings.trainer).lower()
+    if value not in ("process", "thread"):
+        raise ValueError(f"{PREFIX}TRAINER must be process or thread, got {value!r}")
+    return value
+
+
 def _monitor(env: Mapping[str, str]) -> str:
     value = _get(env, "FAUST_MONITOR", Settings.faust_monitor).lower()
     if value not in ("quiet", "faust"):
@@ -207,6 +214,10 @@ class Settings:
     snapshot_examples: int = 2000  # LIFELINE_SNAPSHOT_EXAMPLES: publish models every n examples
     snapshot_seconds: float = 5.0  # LIFELINE_SNAPSHOT_SECONDS: ... or this often (if any new)
     churn_min_labels: int = 2000  # LIFELINE_CHURN_MIN_LABELS: the learner serves no sooner
+    # LIFELINE_TRAINER: where the trainer learns (streams/runtime/learning.py): ``process``, a
+    # child process of the worker that runs it, or ``thread``, a thread of that worker (which
+    # then shares the worker's interpreter lock with its event loop).
+    trainer: str = "process"
     live_tick_seconds: float = 0.0  # LIFELINE_LIVE_TICK_SECONDS: wall-clock ticks (0: off)
     session_timeout_s: float = 30.0  # LIFELINE_SESSION_TIMEOUT_S: consumer group session
     # LIFELINE_FETCH_WAIT_MS: longest wait of a consumer fetch for data to arrive. Kafka answers
@@ -286,6 +297,7 @@ class Settings:
             snapshot_examples=_int(env, "SNAPSHOT_EXAMPLES", cls.snapshot_examples, minimum=1),
             snapshot_seconds=_float(env, "SNAPSHOT_SECONDS", cls.snapshot_seconds, minimum=0.1),
             churn_min_labels=_int(env, "CHURN_MIN_LABELS", cls.churn_min_labels, minimum=1),
+            trainer=_trainer(env),
             live_tick_seconds=_float(env, "LIVE_TICK_SECONDS", cls.live_tick_seconds),
             session_timeout_s=_float(env, "SESSION_TIMEOUT_S", cls.session_timeout_s,
                                      minimum=6.0),

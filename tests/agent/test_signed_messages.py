@@ -181,13 +181,14 @@ async def test_trainer__publishes_signed_data_and_refuses_oversized_snapshots(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import agents.train_models as trainer
+    from streams.runtime.learning import InThread
 
     bundle = ModelBundle()
-    await trainer.publish_snapshot(bundle)
+    await trainer.publish_snapshot(InThread(bundle))
     [sent] = [c.kwargs["value"] for c in outputs["models"].call_args_list]
     payload = verify(signing_key, sent, purpose="models")
     assert isinstance(payload, bytes) and ModelBundle.from_snapshot(payload).version == 1
     monkeypatch.setattr(trainer, "MAX_SNAPSHOT_BYTES", 1000)
-    await trainer.publish_snapshot(bundle)
+    await trainer.publish_snapshot(InThread(bundle))
     assert outputs["models"].await_count == 1 and bundle.version == 1
     assert trainer.stats["oversized_snapshots"] >= 1

@@ -35,7 +35,9 @@ def bundle() -> Iterator[ModelBundle]:
 
 
 def configure(**changes: Any) -> Any:
-    """Run the trainer with ``LIFELINE_SNAPSHOT_*`` set as in ``changes``."""
+    """Run the trainer with ``LIFELINE_SNAPSHOT_*`` set as in ``changes``, learning in a
+    thread on the ``bundle`` fixture's bundle unless ``trainer`` says otherwise."""
+    changes.setdefault("trainer", "thread")
     return patch.object(trainer, "settings", dataclasses.replace(trainer.settings, **changes))
 
 
@@ -159,3 +161,84 @@ async def test_train_models__a_slow_batch_does_not_hold_the_event_loop(
                 task.cancel()
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert len(ticks) > 10 and max(gaps) < 0.2  # never blocked for the 0.3 s of learning
+
+
+async def test_train_models__learns_in_a_child_process_by_default(
+    bundle: ModelBundle, outputs: dict[str, AsyncMock], sink_put: AsyncMock,
+) -> None:
+    # LIFELINE_TRAINER=process: the bundle is learned in a child process, so the worker's
+    # copy stays as it was; the published snapshot holds every example, in order, and the
+    # child is gone once the agent stops.
+    import multiprocessing
+
+    assert trainer.settings.trainer == "process"
+    send = outputs["models"]
+    messages = [{"examples": [churn(i)]} for i in range(BATCH - 1)]
+    messages.append({"examples": [{"k": "nonsense"}]})
+    reference = ModelBundle()
+    for message in messages[:-1]:
+        reference.learn(trainer.examples_in(orjson.dumps(message))[0][0])
+    bad = trainer.stats["bad_examples"]
+    with configure(trainer="process", snapshot_examples=BATCH - 1, snapshot_seconds=3600.0):
+        async with trainer.train_models.test_context() as agent:
+            for message in messages:  # one batch
+                await put(agent, message)
+            await until(lambda: send.await_count == 1, "a snapshot from the child", 60.0)
+            children = multiprocessing.active_children()
+            assert len(children) == 1
+    assert bundle.counts["churn"] == 0, "the worker's copy is not learned on"
+    published = ModelBundle.from_snapshot(send.call_args.kwargs["value"])
+    assert published.version == 1 and published.counts["churn"] == BATCH - 1
+    reference.version, reference.churn.version = 1, 1
+    reference.published_at = published.published_at
+    reference.evaluate()
+    assert published.to_data() == reference.to_data(), "the same model as learned here"
+    assert trainer.stats["bad_examples"] == bad + 1  # counted and logged by the worker
+    [(upsert, row)] = sink_put.call_args.args[0]
+    assert upsert is MODEL_VERSIONS and row["version"] == 1
+    children[0].join(timeout=10)
+    assert not children[0].is_alive()
+
+
+CHILD_OF_A_KILLED_WORKER = """
+import asyncio, multiprocessing, os, signal
+from online_models.bundle import ModelBundle
+from streams.runtime.learning import InProcess
+
+async def main():
+    learner = InProcess(ModelBundle())
+    await learner.learn([])
+    print(multiprocessing.active_children()[0].pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie no reaper collected counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1]
+                           for line in status)
+    except FileNotFoundError:
+        return False
+
+
+def test_learning_process__ends_with_a_worker_killed_outright() -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, "-c", CHILD_OF_A_KILLED_WORKER], cwd=root,
+                         env={**os.environ, "PYTHONPATH": root}, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == -9, run.stderr
+    child = int(run.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(child), "the trainer's child outlived its killed worker"
