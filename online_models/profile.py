@@ -2,6 +2,16 @@
 
 Pure: no Faust, no I/O. The state is compact (a few hundred bytes serialized) so it can live in
 a Faust table keyed by user id and travel through its changelog.
+
+Serialized form (:meth:`UserState.to_bytes`): one flat JSON object, defaults omitted, each
+field under the short key of :data:`KEYS`; the remembered event ids as base64; event types
+counted under the codes of :data:`TYPE_CODES`; the times of :data:`RELATIVE_TIMES` as whole
+milliseconds after ``last_seen`` (a JSON integer) wherever that gives back the very same
+float, else as the float itself; the whole-second ``due``, ``rfm_sampled_at`` and first
+label snapshot time (``pending_labels[1]``, online_models/labels.py) as seconds after
+``int(last_seen)``. Every value decodes to the value it was (times as floats), so no
+decision depends on the form. States written in the earlier form (long field names, the
+bookkeeping fields under ``"ext"``, see :data:`EXT_KEYS`) still load.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ import base64
 import math
 import zlib
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -108,7 +119,7 @@ class UserState:
     reviews: int = 0
     churn_risk: float | None = None
     segments: dict[str, str] = field(default_factory=dict)
-    # Written under ``"ext"`` with short keys in the serialized form (see :data:`EXT_KEYS`).
+    # Bookkeeping of the step (under ``"ext"`` in the earlier serialized form, :data:`EXT_KEYS`).
     partition: int | None = None  # source partition of the user's last applied message
     due: int | None = None  # when the user must be re-assessed (whole epoch seconds)
     rescore_stretch: int = 0  # the rescore interval is 2 ** this times the base one
@@ -129,8 +140,8 @@ class UserState:
         return math.sqrt(self.gap_m2 / (self.gap_n - 1)) if self.gap_n > 1 else 0.0
 
     def to_bytes(self) -> bytes:
-        """Serialize compactly (defaults omitted); the size the state costs in a changelog
-        and in the profile table's memory.
+        """Serialize compactly (defaults omitted, short keys); the size the state costs in a
+        changelog and in the profile table's memory.
 
         The bytes are right-sized (:func:`storable`): the table keeps them for as long as
         the user is idle.
@@ -138,49 +149,115 @@ class UserState:
         >>> s = UserState(events=3, revenue=10.5)
         >>> UserState.from_bytes(s.to_bytes()) == s
         True
-        >>> len(UserState().to_bytes())
-        2
+        >>> len(UserState().to_bytes()), UserState(events=3, revenue=10.5).to_bytes()
+        (2, b'{"n":3,"r":10.5}')
         """
         return storable(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        """A compact JSON-ready dict (defaults omitted, remembered ids as base64, the
-        bookkeeping fields under ``"ext"`` with the short keys of :data:`EXT_KEYS`).
+        """A compact JSON-ready dict: defaults omitted, the short keys of :data:`KEYS`,
+        remembered ids as base64, event types as :data:`TYPE_CODES`, the
+        :data:`RELATIVE_TIMES` as milliseconds after ``last_seen`` where exact, ``due`` and
+        ``rfm_sampled_at`` (and the first label snapshot's whole-second time) as seconds after
+        ``int(last_seen)``.
 
-        >>> UserState(events=2).to_dict()
-        {'events': 2}
         >>> UserState(events=2, partition=1, due=120).to_dict()
-        {'events': 2, 'ext': {'p': 1, 'due': 120}}
+        {'n': 2, 'p': 1, 'd': 120}
+        >>> UserState(last_seen=90.5, due=120).to_dict()
+        {'l': 90.5, 'd': 30}
+        >>> UserState(last_seen=1e9 + 0.5, first_seen=1e9, counts={"view": 2},
+        ...           affinity={"shoes": 3.0, "bags": 0.5}).to_dict()
+        {'f': -500, 'l': 1000000000.5, 'c': {'2': 2}, 'a': {'shoes': 3.0, 'bags': 0.5}}
         """
-        out = {f: v for f, d in _PLAIN_DEFAULTS if (v := getattr(self, f)) != d}
+        out = {k: v for (k, d), v in zip(_KEY_DEFAULTS, _VALUES(self), strict=True) if v != d}
         if self.seen:
-            out["seen"] = base64.b64encode(self.seen).decode()
-        ext = {k: v for f, k, d in _EXT_DEFAULTS if (v := getattr(self, f)) != d}
-        if ext:
-            out["ext"] = ext
+            out["i"] = base64.b64encode(self.seen).decode()
+        if self.counts:
+            out["c"] = {_TYPE_CODE.get(t, t): n for t, n in self.counts.items()}
+        last = self.last_seen
+        if last is not None:
+            whole = int(last)
+            if type(due := self.due) is int:
+                out["d"] = due - whole
+            if type(sampled := self.rfm_sampled_at) is int:
+                out["rs"] = sampled - whole
+            labels = self.pending_labels
+            if len(labels) > 1 and type(labels[1]) is int:  # the first snapshot's time
+                out["lp"] = [labels[0], labels[1] - whole, *labels[2:]]
+            for key in _RELATIVE_KEYS:
+                if key not in out:
+                    continue
+                t = out[key]
+                if t == last:
+                    out[key] = 0
+                elif (-_MAX_MS_OFFSET < (d := t - last) < _MAX_MS_OFFSET
+                        and last + (ms := round(d * 1000)) / 1000 == t):
+                    out[key] = ms
+                elif type(t) is not float:  # an integer here would read as an offset
+                    out[key] = float(t)
         return out
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> UserState:
         """Inverse of :meth:`to_bytes`; ``None`` or empty gives a fresh state.
 
-        >>> UserState.from_bytes(b'{"events":2}').events, UserState.from_bytes(None).events
+        >>> UserState.from_bytes(b'{"n":2}').events, UserState.from_bytes(None).events
         (2, 0)
+        >>> UserState.from_bytes(b'{"events":2}').events  # the earlier form
+        2
         """
         return cls.from_dict(orjson.loads(data) if data else None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> UserState:
-        """Inverse of :meth:`to_dict`; ``None`` or empty gives a fresh state.
+        """Inverse of :meth:`to_dict`; ``None`` or empty gives a fresh state. The earlier
+        form (long field names, ``"ext"``) loads too.
 
+        >>> s = UserState.from_dict({"n": 2, "l": 90.5, "f": -500, "c": {"2": 2}, "p": 1})
+        >>> s.events, s.first_seen, s.counts, s.partition
+        (2, 90.0, {'view': 2}, 1)
         >>> s = UserState.from_dict({"events": 2, "ext": {"p": 1, "due": 120, "rs": 60}})
         >>> s.events, s.partition, s.due, s.rfm_sampled_at
         (2, 1, 120, 60)
         """
         if not data:
             return cls()
+        if not _OLD_KEYS.isdisjoint(data):
+            return cls._from_old_dict(data)
         # Copy the containers: the state is mutated in place, and ``data`` may be a value
         # that is still queued for the changelog.
+        raw: dict[str, Any] = {f: v for k, v in data.items() if (f := _FIELD.get(k))}
+        if "i" in data:
+            raw["seen"] = base64.b64decode(data["i"])
+        if "c" in data:
+            raw["counts"] = {_TYPE_NAME.get(t, t): n for t, n in data["c"].items()}
+        if "a" in data:
+            raw["affinity"] = dict(data["a"])
+        if "g" in data:
+            raw["segments"] = dict(data["g"])
+        if "lp" in data:
+            raw["pending_labels"] = list(data["lp"])
+        if "al" in data:
+            raw["alert_state"] = list(data["al"])
+        last = data.get("l")
+        if last is not None:
+            whole = int(last)
+            if type(due := data.get("d")) is int:
+                raw["due"] = whole + due
+            if type(sampled := data.get("rs")) is int:
+                raw["rfm_sampled_at"] = whole + sampled
+            labels = raw.get("pending_labels")
+            if labels is not None and len(labels) > 1 and type(labels[1]) is int:
+                labels[1] += whole
+            for key, name in _RELATIVE_FIELDS:
+                ms = data.get(key)
+                if type(ms) is int:
+                    raw[name] = last + ms / 1000
+        return cls(**raw)
+
+    @classmethod
+    def _from_old_dict(cls, data: dict[str, Any]) -> UserState:
+        """A state in the earlier form: long field names, the bookkeeping under ``"ext"``."""
         raw: dict[str, Any] = {k: dict(v) if type(v) is dict else v
                                for k, v in data.items() if k in _PLAIN_FIELDS}
         if "seen" in raw:
@@ -193,8 +270,37 @@ class UserState:
         return cls(**raw)
 
 
-# Field -> its key under ``"ext"`` in the serialized form (short: every user's state holds
-# them). States written before these fields had names keep loading: the keys are the same.
+# Field -> its key in the serialized form (short: every user's state holds them). Never
+# reuse a key for another field: changelogs keep states for as long as their users are idle.
+# ("at" and "next" are left out: they are the keys of an erased marker and a partition's mark,
+# which share the table.)
+KEYS = {
+    "first_seen": "f", "last_seen": "l", "events": "n", "counts": "c", "purchases": "b",
+    "revenue": "r", "refunded": "rf", "first_purchase": "bf", "last_purchase": "bl",
+    "gap_n": "gn", "gap_mean": "gm", "gap_m2": "gv", "sessions": "sn", "session": "s",
+    "cart_open": "co", "cart_adds": "ca", "cart_abandons": "cx", "affinity": "a",
+    "affinity_ts": "ta", "seen": "i", "seen_evicted": "ie", "offset": "o", "sentiment": "sm",
+    "reviews": "rv", "churn_risk": "k", "segments": "g", "partition": "p", "due": "d",
+    "rescore_stretch": "rk", "rfm_sampled_at": "rs", "pending_labels": "lp",
+    "bought_mask": "lb", "alert_state": "al", "lifecycle_evaluated_at": "ya",
+    "lifecycle_since": "ys",
+}  # fmt: skip
+# Times written as whole milliseconds after ``last_seen`` where that is exact.
+RELATIVE_TIMES = ("first_seen", "first_purchase", "last_purchase", "affinity_ts",
+                  "lifecycle_evaluated_at", "lifecycle_since")
+# Event type -> its key in ``counts`` as serialized (a type not listed keeps its name; no
+# event type is a digit). Never reuse a code.
+TYPE_CODES = {
+    "signup": "0", "login": "1", "view": "2", "search": "3", "add_to_cart": "4",
+    "remove_from_cart": "5", "purchase": "6", "refund": "7", "review": "8", "other": "9",
+}  # fmt: skip
+_MAX_MS_OFFSET = 1e12  # seconds (about 31,700 years): the offset in ms stays an exact int
+_TYPE_CODE, _TYPE_NAME = TYPE_CODES, {c: t for t, c in TYPE_CODES.items()}
+_FIELD = {k: f for f, k in KEYS.items()}
+_RELATIVE_KEYS = tuple(KEYS[f] for f in RELATIVE_TIMES)
+_RELATIVE_FIELDS = tuple((KEYS[f], f) for f in RELATIVE_TIMES)
+
+# The earlier form: field -> its key under ``"ext"`` (the other fields under their names).
 EXT_KEYS = {
     "partition": "p",
     "due": "due",
@@ -208,9 +314,12 @@ EXT_KEYS = {
 }
 _DEFAULTS: dict[str, Any] = {f.name: getattr(UserState(), f.name) for f in fields(UserState)}
 _PLAIN_FIELDS = frozenset(_DEFAULTS) - frozenset(EXT_KEYS)
-_PLAIN_DEFAULTS = tuple((f, d) for f, d in _DEFAULTS.items() if f in _PLAIN_FIELDS)
-_EXT_DEFAULTS = tuple((f, k, _DEFAULTS[f]) for f, k in EXT_KEYS.items())
 _EXT_FIELDS = {k: f for f, k in EXT_KEYS.items()}
+_OLD_KEYS = _PLAIN_FIELDS | {"ext"}
+_KEY_DEFAULTS = tuple((KEYS[f], d) for f, d in _DEFAULTS.items())
+_VALUES = attrgetter(*_DEFAULTS)  # every field's value, in the order of _KEY_DEFAULTS
+assert set(KEYS) == set(_DEFAULTS) and len(set(KEYS.values())) == len(KEYS)
+assert _OLD_KEYS.isdisjoint(KEYS.values()) and not {"at", "next"} & set(KEYS.values())
 
 
 class Placement(NamedTuple):
@@ -246,12 +355,15 @@ def stored(raw: Any) -> Any:
 
 def placement(raw: Any) -> Placement:
     """The partition, due time and last event time of a state as stored in the profile
-    table (:meth:`UserState.to_bytes`, or its dict), without building the state.
+    table (:meth:`UserState.to_bytes`, or its dict; the earlier form too), without building
+    the state.
 
     A value that is not JSON (a corrupt changelog record) has no placement, like any value
     that is not a state: a rebuild skips it instead of stopping the worker.
 
-    >>> placement(b'{"last_seen":90.0,"ext":{"p":1,"due":120}}')
+    >>> placement(b'{"l":90.5,"n":3,"p":1,"d":30}')
+    Placement(partition=1, due=120.0, last_seen=90.5)
+    >>> placement(b'{"last_seen":90.0,"ext":{"p":1,"due":120}}')  # the earlier form
     Placement(partition=1, due=120.0, last_seen=90.0)
     >>> placement(None), placement(b"not json") == placement(None)
     (Placement(partition=None, due=None, last_seen=None), True)
@@ -262,11 +374,15 @@ def placement(raw: Any) -> Placement:
         return Placement(None, None, None)
     if not isinstance(raw, dict):
         return Placement(None, None, None)
+    partition, due, last_seen = raw.get(KEYS["partition"]), raw.get(KEYS["due"]), raw.get(
+        KEYS["last_seen"])
+    if type(due) is int and last_seen is not None:
+        due += int(last_seen)  # seconds after the last event (see UserState.to_dict)
     ext = raw.get("ext")
-    partition = due = None
-    if isinstance(ext, dict):
+    if isinstance(ext, dict):  # the earlier form
         partition, due = ext.get(EXT_KEYS["partition"]), ext.get(EXT_KEYS["due"])
-    last_seen = raw.get("last_seen")
+    if "last_seen" in raw:
+        last_seen = raw["last_seen"]
     return Placement(None if partition is None else int(partition),
                      None if due is None else float(due),
                      None if last_seen is None else float(last_seen))

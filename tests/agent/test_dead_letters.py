@@ -16,7 +16,7 @@ import pytest
 
 from agents.track_user_profiles import track_user_profiles
 from online_models.bundle import ModelBundle
-from online_models.profile import stored
+from online_models.profile import UserState
 from streams.runtime.model_follower import models
 from streams.runtime.tables import profiles_for_user
 from streams.topics import TICK_HEADER
@@ -51,7 +51,7 @@ async def test_track_user_profiles__bad_tick_goes_to_dead_letters(
     assert letter.reason == "bad_tick" and letter.detail
     assert letter.original() == tick and letter.partition == 1 and letter.offset >= 0
     assert dead_letters_send.call_args.kwargs["key"] is None
-    assert stored(profiles_for_user["dl-u1"])["events"] == 1
+    assert UserState.from_bytes(profiles_for_user["dl-u1"]).events == 1
     # The bad tick is acked in turn, writing nothing.
     assert tuple(sink_put.call_args_list[0].args[0]) == ()
 
@@ -94,7 +94,7 @@ async def test_track_user_profiles__processing_error_goes_to_dead_letters(
     assert dead_letters_send.call_args.kwargs["key"] == b"dl-u2"
     # The failed event left no state behind; the next message was processed.
     assert profiles_for_user.get("dl-u2") is None
-    assert stored(profiles_for_user["dl-u3"])["events"] == 1
+    assert UserState.from_bytes(profiles_for_user["dl-u3"]).events == 1
 
 
 def agent_reasons() -> set[str]:

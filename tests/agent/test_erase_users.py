@@ -13,7 +13,7 @@ import agents.erase_users as erase_module
 import agents.track_user_profiles as ingest_module
 from agents.erase_users import erase_users
 from agents.track_user_profiles import track_user_profiles
-from online_models.profile import stored
+from online_models.profile import UserState, stored
 from streams.privacy.erasure import erased_key, request_value
 from streams.privacy.pseudonyms import pseudonym
 from streams.runtime.tables import hot_profiles, profiles_for_user
@@ -78,7 +78,7 @@ async def test_erase_users__a_user_who_comes_back_later_starts_a_new_profile(
         await agent.put(request_value("u-back", at=TS + 10), key=b"u-back", partition=0)
     async with track_user_profiles.test_context() as ingest:
         await ingest.put(event("u-back", "e2", TS + 100), key=b"u-back", partition=0)
-    assert stored(profiles_for_user["u-back"])["events"] == 1
+    assert UserState.from_bytes(profiles_for_user["u-back"]).events == 1
 
 
 async def test_erase_users__a_hot_user_is_erased_and_comes_back_from_nothing(
@@ -93,8 +93,8 @@ async def test_erase_users__a_hot_user_is_erased_and_comes_back_from_nothing(
     async with track_user_profiles.test_context() as ingest:
         await ingest.put(event("u-hot", "e3", TS + 6), key=b"u-hot", partition=0)  # erased
         await ingest.put(event("u-hot", "e4", TS + 100), key=b"u-hot", partition=0)
-    state = stored(profiles_for_user["u-hot"])
-    assert (state["events"], state["purchases"]) == (1, 1)
+    state = UserState.from_bytes(profiles_for_user["u-hot"])
+    assert (state.events, state.purchases) == (1, 1)
 
 
 async def test_erase_users__expiry_dropped_when_the_user_came_back(
@@ -105,7 +105,7 @@ async def test_erase_users__expiry_dropped_when_the_user_came_back(
     async with erase_users.test_context() as agent:  # sent when e1 was the last event
         await agent.put(request_value("u-ttl", at=TS, reason="ttl", internal=True),
                         key=b"u-ttl", partition=0)
-    assert stored(profiles_for_user["u-ttl"])["events"] == 2
+    assert UserState.from_bytes(profiles_for_user["u-ttl"]).events == 2
     erasure_io["delete"].assert_not_called()
     erasure_io["receipt"].assert_not_called()
 

@@ -52,7 +52,8 @@ async def test_ingest__the_next_message_of_a_user_starts_from_its_hot_state(
     assert (hot_profiles.hits - hits, hot_profiles.misses - misses) == (5, 1)  # 3 by held()
     assert UserState.from_bytes(profiles_for_user["u1"]).events == 3
     states = [call.args[2]["u1"][1] for call in sink_put.call_args_list]
-    assert [stored(s)["events"] for s in states] == [1, 2, 3]  # each queued state kept as it was
+    # each queued state kept as it was
+    assert [UserState.from_bytes(s).events for s in states] == [1, 2, 3]
 
 
 async def test_ingest__a_held_user_is_not_read_from_the_table(

@@ -129,7 +129,7 @@ def test_pending__other_schema_lists_dropped() -> None:
     s.pending_labels[0] = -1  # written by a build with other feature names
     assert pending(s) == []
     assert resolve_labels(s, purchase_at=None, watermark=T0, horizon_days=H) == []
-    assert s.pending_labels == [] and "ext" not in s.to_dict()
+    assert s.pending_labels == [] and "lp" not in s.to_dict()
 
 
 def test_next_label_due__oldest_snapshot() -> None:
