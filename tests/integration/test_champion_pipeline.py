@@ -86,5 +86,14 @@ def test_champion__worker_serves_the_prior_then_the_learner(lifeline: dict[str, 
     assert first["from"] == "bgnbd" and first["to"] in ("learner", "stack")
     assert first["label"] >= 300
     assert all(r[2] == "bgnbd" for r in rows if r[1] < 300)
-    candidates = details["candidates"]
-    assert candidates[rows[-1][2]]["auc"] > candidates["bgnbd"]["auc"]  # on the window
+    # The switch needs the challenger's window AUC ahead of the prior's by DeLong z >= 2 on
+    # the window judged then. A switch at a snapshot judged that snapshot's window (its row's
+    # metrics); later rows judge later windows, where the learner keeps serving unless the
+    # prior is ahead by as much, so only the switching row says what the switch saw.
+    row = next(r for r in rows if r[2] in ("learner", "stack"))
+    judged = row[3]
+    judged = orjson.loads(judged) if isinstance(judged, str) else judged
+    assert judged["switches"][0] == first
+    if first["reason"] == "window":
+        candidates = judged["candidates"]
+        assert candidates[row[2]]["auc"] > candidates["bgnbd"]["auc"]
