@@ -13,8 +13,9 @@ learning runs beside the event loop on another core. The worker checks each trai
 signature itself (streams/runtime/trust.py) and sends the child the opened payloads; the child
 decodes and learns them in order and, when asked, serializes a snapshot and hands back its
 bytes with the bundle's metrics. One call at a time: the agent awaits each, so the examples stay
-in order. The child ignores SIGINT (the worker shuts it down in order) and exits as soon as the
-worker is gone, however it ended (a thread of the child waits on the worker's sentinel). If the
+in order. The child ignores SIGINT and SIGTERM (the worker shuts it down in order) and exits as
+soon as the worker is gone, however it ended (a thread of the child waits on the worker's
+sentinel). If the
 child dies, the call raises ``BrokenProcessPool`` and the trainer agent stops with it; what was
 learned since the last published snapshot is lost, as when the worker itself stops, and a
 restarted trainer resumes from that snapshot. As with any spawned child, the worker's main
@@ -154,7 +155,10 @@ _bundle: ModelBundle | None = None
 
 def _adopt(bundle: ModelBundle) -> None:
     global _bundle
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker stops the child in order
+    # A terminal's Ctrl-C or a stop signal sent to the worker's whole process group reaches
+    # the child too: the worker stops it in order (close), and it ends with the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:  # a worker killed outright leaves no child behind
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True,

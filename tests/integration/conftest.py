@@ -80,6 +80,10 @@ def lifeline(broker: str, database: str, tmp_path: Path,
         "LIFELINE_STORE": "memory://",
         "LIFELINE_SINK_INTERVAL": "0.2",
         "LIFELINE_SESSION_TIMEOUT_S": SESSION_TIMEOUT_S,
+        # Most tests here start several workers on a busy 2-core machine: each trainer child
+        # would be another interpreter to start. The trainer's own tests (the champion
+        # pipeline) run the default, a child process.
+        "LIFELINE_TRAINER": "thread",
         "PYTHONPATH": str(ROOT),
     }
     marker = request.node.get_closest_marker("lifeline_env")

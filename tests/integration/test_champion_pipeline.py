@@ -28,6 +28,7 @@ pytestmark = [
         LIFELINE_CHURN_MIN_LABELS="300",
         LIFELINE_SNAPSHOT_EXAMPLES="500",
         LIFELINE_SNAPSHOT_SECONDS="1",
+        LIFELINE_TRAINER="process",  # the default (the fixture's is a thread)
     ),
 ]
 
